@@ -1,0 +1,403 @@
+//! The personal-data inventory: the one map of where personal data lives.
+//!
+//! Every table in either database is declared here, each column with its category, together
+//! with how a row links to a data subject, what erasure does to it, and which retention rule
+//! applies. Erasure, export, retention sweeps and the residue scan iterate this map and never
+//! name a table themselves, so adding a table forces one decision in one place.
+//!
+//! Invariant (held by the store's `inventory_covers_the_live_schema` test on both backends):
+//! every table and column of the live schema appears here, and nothing here is missing from
+//! the schema.
+
+/// What kind of data a column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Names, account identifiers, platform user ids.
+    Identity,
+    /// Email addresses, phone numbers, postal addresses.
+    ContactDetails,
+    /// What people wrote to each other.
+    MessageContent,
+    /// Images, audio, video and documents.
+    Media,
+    /// Password hashes, MFA secrets, token hashes, channel access tokens.
+    Credentials,
+    /// Sign-in times, IP addresses, user agents, last-used times.
+    Usage,
+    /// Invoices and payment records.
+    Billing,
+    /// Audit trail entries.
+    Audit,
+    /// AI prompts, answers and their logs.
+    AiLog,
+    /// Ids, states, timestamps and configuration that say nothing about a person by
+    /// themselves.
+    NotPersonal,
+}
+
+/// The kinds of data subject a row can belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// A whole workspace (erased when the workspace is deactivated).
+    Workspace,
+    /// Someone who signs in to Switchboard.
+    PlatformUser,
+}
+
+/// How rows of a table are found for a subject: `column` holds the subject's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SubjectLink {
+    pub subject: SubjectKind,
+    pub column: &'static str,
+}
+
+/// What erasing a subject does to a linked row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum ErasureAction {
+    /// The row is deleted.
+    Delete,
+    /// The row stays (it records something the business must keep) but these columns are
+    /// replaced by random tokens or cleared.
+    Anonymise { columns: &'static [&'static str] },
+    /// Kept on purpose, with the legal reason and for how long.
+    Retain {
+        reason: &'static str,
+        period_days: u32,
+    },
+    /// Holds no personal data; nothing to do.
+    None,
+}
+
+/// Which retention rule sweeps the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retention {
+    /// Lives as long as what it belongs to.
+    Lifetime,
+    /// Expires on its own (sessions, reset links, throttling counters) and is swept.
+    Expiring { after_days: u32 },
+    /// The audit log: personal fields anonymised after the configured period (12 months by
+    /// default), rows deleted after the retention period.
+    AuditLog,
+    /// Operational data with no personal content (jobs, migrations).
+    Operational,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Column {
+    pub name: &'static str,
+    pub category: Category,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Table {
+    pub name: &'static str,
+    /// Why the table exists, in one line (renders into the Record of Processing Activities).
+    pub purpose: &'static str,
+    pub links: &'static [SubjectLink],
+    pub erasure: ErasureAction,
+    pub retention: Retention,
+    pub columns: &'static [Column],
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether any column holds personal data.
+    pub fn is_personal(&self) -> bool {
+        self.columns.iter().any(|c| c.category != Category::NotPersonal)
+    }
+}
+
+const fn col(name: &'static str, category: Category) -> Column {
+    Column { name, category }
+}
+
+const fn link(subject: SubjectKind, column: &'static str) -> SubjectLink {
+    SubjectLink { subject, column }
+}
+
+use Category::*;
+use SubjectKind::*;
+
+/// Every table of the schema. Add yours here in the same commit that creates it.
+pub static TABLES: &[Table] = &[
+    Table {
+        name: "_sqlx_migrations",
+        purpose: "Which schema migrations have been applied.",
+        links: &[],
+        erasure: ErasureAction::None,
+        retention: Retention::Operational,
+        columns: &[
+            col("version", NotPersonal),
+            col("description", NotPersonal),
+            col("installed_on", NotPersonal),
+            col("success", NotPersonal),
+            col("checksum", NotPersonal),
+            col("execution_time", NotPersonal),
+        ],
+    },
+    Table {
+        name: "workspaces",
+        purpose: "The tenants: one business each.",
+        links: &[link(Workspace, "id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            // A business name can be a sole trader's own name.
+            col("name", Identity),
+            col("slug", Identity),
+            col("status", NotPersonal),
+            col("deactivated_at", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "users",
+        purpose: "Accounts of the people who sign in: owners, admins and agents.",
+        links: &[link(PlatformUser, "id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("email", ContactDetails),
+            col("display_name", Identity),
+            col("password_hash", Credentials),
+            col("totp_secret", Credentials),
+            col("totp_enabled_at", NotPersonal),
+            col("status", NotPersonal),
+            col("disabled_at", NotPersonal),
+            col("password_changed_at", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "memberships",
+        purpose: "Who belongs to which workspace, and with which role.",
+        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "user_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("workspace_id", NotPersonal),
+            col("user_id", NotPersonal),
+            col("role", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "sessions",
+        purpose: "Signed-in browser sessions.",
+        links: &[link(PlatformUser, "user_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 30 },
+        columns: &[
+            col("id", NotPersonal),
+            col("user_id", NotPersonal),
+            col("token_hash", Credentials),
+            col("state", NotPersonal),
+            col("active_workspace_id", NotPersonal),
+            col("created_at", Usage),
+            col("last_seen_at", Usage),
+            col("expires_at", NotPersonal),
+            col("reauthenticated_at", Usage),
+            col("ip", Usage),
+            col("user_agent", Usage),
+        ],
+    },
+    Table {
+        name: "recovery_codes",
+        purpose: "One-time MFA recovery codes, hashed.",
+        links: &[link(PlatformUser, "user_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("user_id", NotPersonal),
+            col("code_hash", Credentials),
+            col("used_at", Usage),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "login_throttle",
+        purpose: "Counts failed sign-ins per account and per IP address to slow guessing.",
+        links: &[],
+        // Keys are an account id or an IP address; rows expire within the hour.
+        erasure: ErasureAction::None,
+        retention: Retention::Expiring { after_days: 1 },
+        columns: &[
+            col("throttle_key", Usage),
+            col("failures", NotPersonal),
+            col("window_started_at", NotPersonal),
+            col("locked_until", NotPersonal),
+        ],
+    },
+    Table {
+        name: "password_resets",
+        purpose: "Single-use password-reset links, hashed.",
+        links: &[link(PlatformUser, "user_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 1 },
+        columns: &[
+            col("id", NotPersonal),
+            col("user_id", NotPersonal),
+            col("token_hash", Credentials),
+            col("created_at", NotPersonal),
+            col("expires_at", NotPersonal),
+            col("used_at", Usage),
+        ],
+    },
+    Table {
+        name: "invitations",
+        purpose: "Emailed invitations to join a workspace.",
+        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "invited_by")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 30 },
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("email", ContactDetails),
+            col("role", NotPersonal),
+            col("token_hash", Credentials),
+            col("invited_by", NotPersonal),
+            col("created_at", NotPersonal),
+            col("expires_at", NotPersonal),
+            col("accepted_at", NotPersonal),
+            col("revoked_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "api_tokens",
+        purpose: "Workspace-scoped API tokens, hashed.",
+        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "created_by")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("name", NotPersonal),
+            col("role", NotPersonal),
+            col("token_hash", Credentials),
+            col("token_prefix", NotPersonal),
+            col("created_by", NotPersonal),
+            col("created_at", NotPersonal),
+            col("last_used_at", Usage),
+            col("revoked_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "audit_log",
+        purpose: "Append-only record of security- and privacy-relevant actions.",
+        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "actor_user_id")],
+        erasure: ErasureAction::Anonymise {
+            columns: &["actor_user_id", "actor_email", "ip", "user_agent", "target_label"],
+        },
+        retention: Retention::AuditLog,
+        columns: &[
+            col("id", NotPersonal),
+            col("occurred_at", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("actor_user_id", Identity),
+            col("actor_email", ContactDetails),
+            col("action", NotPersonal),
+            col("target_type", NotPersonal),
+            col("target_id", Identity),
+            col("target_label", Identity),
+            col("ip", Usage),
+            col("user_agent", Usage),
+            col("details", Audit),
+            col("anonymised_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "jobs",
+        purpose: "Durable background jobs (sends, erasure steps, sweeps, emails).",
+        links: &[link(Workspace, "workspace_id")],
+        // Payloads can name a person (an email to send); a subject's queued jobs are deleted.
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 14 },
+        columns: &[
+            col("id", NotPersonal),
+            col("kind", NotPersonal),
+            col("payload", Identity),
+            col("workspace_id", NotPersonal),
+            col("state", NotPersonal),
+            col("attempts", NotPersonal),
+            col("max_attempts", NotPersonal),
+            col("run_at", NotPersonal),
+            col("lease_expires_at", NotPersonal),
+            col("locked_by", NotPersonal),
+            col("last_error", Identity),
+            col("dedupe_key", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+            col("finished_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "job_schedules",
+        purpose: "Recurring schedules that enqueue sweeps and digests.",
+        links: &[],
+        erasure: ErasureAction::None,
+        retention: Retention::Operational,
+        columns: &[
+            col("name", NotPersonal),
+            col("kind", NotPersonal),
+            col("interval_seconds", NotPersonal),
+            col("next_run_at", NotPersonal),
+            col("last_run_at", NotPersonal),
+        ],
+    },
+];
+
+/// The entry for `table`, if it is classified.
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_table_is_declared_once() {
+        let mut seen = HashSet::new();
+        for t in TABLES {
+            assert!(seen.insert(t.name), "{} declared twice", t.name);
+            let mut cols = HashSet::new();
+            for c in t.columns {
+                assert!(cols.insert(c.name), "{}.{} declared twice", t.name, c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn links_and_anonymised_columns_name_real_columns() {
+        for t in TABLES {
+            for l in t.links {
+                assert!(t.column(l.column).is_some(), "{}: link column {}", t.name, l.column);
+            }
+            if let ErasureAction::Anonymise { columns } = t.erasure {
+                for c in columns {
+                    assert!(t.column(c).is_some(), "{}: anonymised column {c}", t.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn personal_tables_say_what_erasure_does() {
+        for t in TABLES.iter().filter(|t| t.is_personal() && !t.links.is_empty()) {
+            assert_ne!(t.erasure, ErasureAction::None, "{} holds personal data", t.name);
+        }
+    }
+}

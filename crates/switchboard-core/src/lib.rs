@@ -1,0 +1,23 @@
+//! Switchboard's domain: the types every other crate speaks, and the rules that need no I/O.
+//!
+//! Invariant: nothing here touches the network, the disk or a database, and nothing here
+//! depends on an async runtime. Values of the validated types (`EmailAddress`,
+//! `WorkspaceSlug`, ...) can only be built by parsing, so past the edge of the system an
+//! invalid one cannot exist.
+
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod inventory;
+pub mod role;
+pub mod slug;
+pub mod workspace;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use email::EmailAddress;
+pub use error::ValidationError;
+pub use ids::*;
+pub use role::Role;
+pub use slug::WorkspaceSlug;
+pub use workspace::WorkspaceStatus;

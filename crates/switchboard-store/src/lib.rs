@@ -1,0 +1,37 @@
+//! Persistence for Switchboard on two backends: embedded SQLite (the default) and
+//! PostgreSQL (chosen by a `postgres://` URL).
+//!
+//! Both backends run the same SQL text through sqlx's `Any` driver: numbered `$n`
+//! parameters, `BIGINT` milliseconds for time, UUID text for ids and no booleans, so one
+//! implementation serves both. Where the dialects really differ (claiming jobs, pragmas,
+//! schema introspection) the code branches on [`Backend`] in that one place.
+//!
+//! Invariants:
+//! - every method that reads or writes tenant data takes a `WorkspaceId` first, and filters
+//!   by it in SQL, so a caller cannot reach another workspace's rows by id;
+//! - on SQLite all writes go through one connection, so a transaction that reads and then
+//!   writes can never fail with a busy snapshot;
+//! - work that must follow a change (a job) is written in the same transaction as the change.
+
+mod db;
+mod error;
+mod row;
+
+pub mod schema;
+pub mod testing;
+
+pub mod audit;
+pub mod invitations;
+pub mod jobs;
+pub mod recovery;
+pub mod resets;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+pub mod workspaces;
+
+pub use db::{Backend, Store, Tx};
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,70 @@
+//! Reading typed values out of `Any` rows: ids from UUID text, timestamps from milliseconds.
+
+use crate::StoreError;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::str::FromStr;
+use switchboard_core::Timestamp;
+use switchboard_core::clock::from_millis;
+
+pub(crate) trait RowExt {
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    fn time(&self, col: &str) -> Result<Timestamp, StoreError>;
+    fn opt_time(&self, col: &str) -> Result<Option<Timestamp>, StoreError>;
+    fn parsed<T: FromStr>(&self, col: &str) -> Result<T, StoreError>;
+    fn opt_parsed<T: FromStr>(&self, col: &str) -> Result<Option<T>, StoreError>;
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl RowExt for AnyRow {
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        Ok(self.try_get::<String, _>(col)?)
+    }
+
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get::<Option<String>, _>(col)?)
+    }
+
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get::<i64, _>(col)?)
+    }
+
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get::<Option<i64>, _>(col)?)
+    }
+
+    fn time(&self, col: &str) -> Result<Timestamp, StoreError> {
+        self.int(col).map(from_millis)
+    }
+
+    fn opt_time(&self, col: &str) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.opt_int(col)?.map(from_millis))
+    }
+
+    fn parsed<T: FromStr>(&self, col: &str) -> Result<T, StoreError> {
+        let raw = self.text(col)?;
+        raw.parse()
+            .map_err(|_| StoreError::Corrupt(format!("column {col} holds an unreadable value")))
+    }
+
+    fn opt_parsed<T: FromStr>(&self, col: &str) -> Result<Option<T>, StoreError> {
+        match self.opt_text(col)? {
+            None => Ok(None),
+            Some(raw) => raw.parse().map(Some).map_err(|_| {
+                StoreError::Corrupt(format!("column {col} holds an unreadable value"))
+            }),
+        }
+    }
+
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.try_get::<Option<Vec<u8>>, _>(col)?)
+    }
+}
+
+/// Milliseconds for binding a timestamp.
+pub(crate) fn ms(at: Timestamp) -> i64 {
+    switchboard_core::clock::to_millis(at)
+}

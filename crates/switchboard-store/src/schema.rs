@@ -1,0 +1,40 @@
+//! Introspection of the live schema, so tests can hold it against the personal-data
+//! inventory on both backends.
+
+use crate::{Backend, Result, Store};
+use sqlx::Row;
+
+/// One column of the live schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveColumn {
+    pub table: String,
+    pub column: String,
+}
+
+impl Store {
+    /// Every user table's columns, excluding the database's own catalogue.
+    pub async fn live_columns(&self) -> Result<Vec<LiveColumn>> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name AS table_name, p.name AS column_name \
+                 FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                 ORDER BY m.name, p.cid"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name \
+                 FROM information_schema.columns WHERE table_schema = current_schema() \
+                 ORDER BY table_name, ordinal_position"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LiveColumn {
+                    table: r.try_get("table_name")?,
+                    column: r.try_get("column_name")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,164 @@
+#![allow(clippy::panic)] // Test support: a broken test database should stop the test loudly.
+
+//! Test support shared by every crate's tests: a fresh database per test on each backend.
+//!
+//! SQLite gets a file in a temporary directory. PostgreSQL gets a new database created on
+//! the server named by `SWITCHBOARD_TEST_DATABASE_URL` and dropped when the test ends; without
+//! that variable the PostgreSQL half of a test prints that it was skipped, straight to the
+//! terminal so the test harness cannot hide it.
+
+use crate::{Backend, Store};
+use std::io::Write;
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_TEST_URL: &str = "SWITCHBOARD_TEST_DATABASE_URL";
+
+/// A database that lives as long as one test.
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    pub backend: Backend,
+    /// Holds the SQLite file's directory until the test ends.
+    _dir: Option<tempfile::TempDir>,
+    /// For PostgreSQL: the server URL and the database to drop afterwards.
+    drop_target: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh, migrated database on `backend`, or `None` (after saying so loudly) when the
+    /// PostgreSQL half has no server to run on.
+    pub async fn new(backend: Backend, test_name: &str) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite().await),
+            Backend::Postgres => Self::postgres(test_name).await,
+        }
+    }
+
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let store = Store::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open sqlite test db: {e}"));
+        TestDb {
+            store,
+            url,
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+            drop_target: None,
+        }
+    }
+
+    pub async fn postgres(test_name: &str) -> Option<TestDb> {
+        let Ok(server) = std::env::var(POSTGRES_TEST_URL) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED postgres half of `{test_name}`: set {POSTGRES_TEST_URL} (CI always does)"
+            );
+            return None;
+        };
+        let name = format!("sbtest_{}", uuid::Uuid::new_v4().simple());
+        let admin = Store::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {POSTGRES_TEST_URL}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin.write)
+            .await
+            .unwrap_or_else(|e| panic!("create test database: {e}"));
+        admin.close().await;
+        let url = with_database(&server, &name);
+        let store = Store::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open postgres test db: {e}"));
+        Some(TestDb {
+            store,
+            url,
+            backend: Backend::Postgres,
+            _dir: None,
+            drop_target: Some((server, name)),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.drop_target.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; do the async clean-up on a thread of its own.
+        let handle = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(admin) = Store::connect(&server).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&admin.write)
+                        .await;
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}
+
+/// Replaces the database name in a PostgreSQL URL, keeping any query string.
+pub fn with_database(server_url: &str, database: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (server_url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_and_path = base.get(scheme_end..).unwrap_or_default();
+    let host = host_and_path.split('/').next().unwrap_or_default();
+    let prefix = base.get(..scheme_end).unwrap_or_default();
+    match query {
+        Some(q) => format!("{prefix}{host}/{database}?{q}"),
+        None => format!("{prefix}{host}/{database}"),
+    }
+}
+
+/// Declares tests that run once per backend. Each named function is
+/// `async fn name(store: Store)`; the macro makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let db = $crate::testing::TestDb::sqlite().await;
+                super::$name(db.store.clone()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = $crate::testing::TestDb::postgres(stringify!($name)).await else {
+                    return;
+                };
+                super::$name(db.store.clone()).await;
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    }
+}

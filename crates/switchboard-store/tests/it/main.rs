@@ -1,0 +1,16 @@
+//! The store's one integration-test binary. Every test runs on SQLite and on PostgreSQL
+//! (when `SWITCHBOARD_TEST_DATABASE_URL` is set) through `backend_tests!`.
+
+mod inventory;
+mod workspaces;
+
+use switchboard_core::{ManualClock, Timestamp};
+
+/// A fixed starting time for tests: 2026-01-05 09:00 UTC.
+pub fn t0() -> Timestamp {
+    time::macros::datetime!(2026-01-05 09:00 UTC)
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(t0())
+}

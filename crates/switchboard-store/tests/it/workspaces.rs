@@ -1,0 +1,92 @@
+use crate::t0;
+use switchboard_core::{EmailAddress, Role, WorkspaceSlug};
+use switchboard_store::users::NewUser;
+use switchboard_store::{Store, backend_tests};
+
+backend_tests!(
+    workspace_is_created_with_its_owner,
+    slugs_and_emails_are_unique,
+    last_owner_cannot_be_removed_or_demoted,
+    membership_is_scoped_to_its_workspace,
+);
+
+async fn user(store: &Store, email: &str) -> switchboard_core::UserId {
+    let mut tx = store.begin().await.unwrap();
+    let email = EmailAddress::parse(email).unwrap();
+    let id = tx
+        .insert_user(
+            NewUser {
+                email: &email,
+                display_name: "Test Person",
+                password_hash: "$argon2id$fake",
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn workspace_is_created_with_its_owner(store: Store) {
+    let owner = user(&store, "owner@example.com").await;
+    let slug = WorkspaceSlug::parse("acme").unwrap();
+    let ws = store.create_workspace("Acme", &slug, owner, t0()).await.unwrap();
+    assert_eq!(store.workspace_by_slug(&slug).await.unwrap(), ws);
+    assert_eq!(store.role_in(ws.id, owner).await.unwrap(), Some(Role::Owner));
+    let mine = store.workspaces_of(owner).await.unwrap();
+    assert_eq!(mine, vec![(ws.clone(), Role::Owner)]);
+    let members = store.members(ws.id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].email, "owner@example.com");
+}
+
+async fn slugs_and_emails_are_unique(store: Store) {
+    let owner = user(&store, "a@example.com").await;
+    let slug = WorkspaceSlug::parse("acme").unwrap();
+    store.create_workspace("Acme", &slug, owner, t0()).await.unwrap();
+    let err = store.create_workspace("Acme 2", &slug, owner, t0()).await.unwrap_err();
+    assert_eq!(err.code(), "slug_taken");
+    // Nothing half-written: still one workspace.
+    assert_eq!(store.all_workspaces().await.unwrap().len(), 1);
+
+    let mut tx = store.begin().await.unwrap();
+    let email = EmailAddress::parse("A@example.com").unwrap();
+    let err = tx
+        .insert_user(
+            NewUser { email: &email, display_name: "Dup", password_hash: "x" },
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "email_taken");
+}
+
+async fn last_owner_cannot_be_removed_or_demoted(store: Store) {
+    let owner = user(&store, "o@example.com").await;
+    let agent = user(&store, "g@example.com").await;
+    let ws = store
+        .create_workspace("W", &WorkspaceSlug::parse("w1").unwrap(), owner, t0())
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.add_member(ws.id, agent, Role::Agent, t0()).await.unwrap();
+    assert_eq!(tx.set_member_role(ws.id, owner, Role::Admin).await.unwrap_err().code(), "last_owner");
+    assert_eq!(tx.remove_member(ws.id, owner).await.unwrap_err().code(), "last_owner");
+    tx.set_member_role(ws.id, agent, Role::Owner).await.unwrap();
+    tx.set_member_role(ws.id, owner, Role::Admin).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.role_in(ws.id, owner).await.unwrap(), Some(Role::Admin));
+}
+
+async fn membership_is_scoped_to_its_workspace(store: Store) {
+    let a = user(&store, "a@example.com").await;
+    let b = user(&store, "b@example.com").await;
+    let wa = store.create_workspace("A", &WorkspaceSlug::parse("wa").unwrap(), a, t0()).await.unwrap();
+    let wb = store.create_workspace("B", &WorkspaceSlug::parse("wb").unwrap(), b, t0()).await.unwrap();
+    assert_eq!(store.role_in(wb.id, a).await.unwrap(), None);
+    assert!(store.members(wa.id).await.unwrap().iter().all(|m| m.user_id == a));
+    let mut tx = store.begin().await.unwrap();
+    // Removing someone from a workspace they are not in finds nothing.
+    assert_eq!(tx.remove_member(wa.id, b).await.unwrap_err().code(), "not_found");
+}

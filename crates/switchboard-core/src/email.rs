@@ -12,8 +12,11 @@ impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let value = input.trim().to_lowercase();
         let invalid = || {
-            ValidationError::new("invalid_email", "Enter an email address like name@example.com.")
-                .on("email")
+            ValidationError::new(
+                "invalid_email",
+                "Enter an email address like name@example.com.",
+            )
+            .on("email")
         };
         // RFC 5321 limits a path to 254 characters.
         if value.is_empty() || value.len() > 254 || value.chars().any(char::is_whitespace) {
@@ -69,8 +72,20 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@.com"] {
-            assert_eq!(EmailAddress::parse(bad).unwrap_err().code, "invalid_email", "{bad}");
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@.com",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(bad).unwrap_err().code,
+                "invalid_email",
+                "{bad}"
+            );
         }
     }
 

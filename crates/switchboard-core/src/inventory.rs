@@ -110,7 +110,9 @@ impl Table {
 
     /// Whether any column holds personal data.
     pub fn is_personal(&self) -> bool {
-        self.columns.iter().any(|c| c.category != Category::NotPersonal)
+        self.columns
+            .iter()
+            .any(|c| c.category != Category::NotPersonal)
     }
 }
 
@@ -182,7 +184,10 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "memberships",
         purpose: "Who belongs to which workspace, and with which role.",
-        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "user_id")],
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "user_id"),
+        ],
         erasure: ErasureAction::Delete,
         retention: Retention::Lifetime,
         columns: &[
@@ -258,7 +263,10 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "invitations",
         purpose: "Emailed invitations to join a workspace.",
-        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "invited_by")],
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "invited_by"),
+        ],
         erasure: ErasureAction::Delete,
         retention: Retention::Expiring { after_days: 30 },
         columns: &[
@@ -277,7 +285,10 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "api_tokens",
         purpose: "Workspace-scoped API tokens, hashed.",
-        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "created_by")],
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "created_by"),
+        ],
         erasure: ErasureAction::Delete,
         retention: Retention::Lifetime,
         columns: &[
@@ -296,9 +307,18 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "audit_log",
         purpose: "Append-only record of security- and privacy-relevant actions.",
-        links: &[link(Workspace, "workspace_id"), link(PlatformUser, "actor_user_id")],
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "actor_user_id"),
+        ],
         erasure: ErasureAction::Anonymise {
-            columns: &["actor_user_id", "actor_email", "ip", "user_agent", "target_label"],
+            columns: &[
+                "actor_user_id",
+                "actor_email",
+                "ip",
+                "user_agent",
+                "target_label",
+            ],
         },
         retention: Retention::AuditLog,
         columns: &[
@@ -384,7 +404,12 @@ mod tests {
     fn links_and_anonymised_columns_name_real_columns() {
         for t in TABLES {
             for l in t.links {
-                assert!(t.column(l.column).is_some(), "{}: link column {}", t.name, l.column);
+                assert!(
+                    t.column(l.column).is_some(),
+                    "{}: link column {}",
+                    t.name,
+                    l.column
+                );
             }
             if let ErasureAction::Anonymise { columns } = t.erasure {
                 for c in columns {
@@ -396,8 +421,16 @@ mod tests {
 
     #[test]
     fn personal_tables_say_what_erasure_does() {
-        for t in TABLES.iter().filter(|t| t.is_personal() && !t.links.is_empty()) {
-            assert_ne!(t.erasure, ErasureAction::None, "{} holds personal data", t.name);
+        for t in TABLES
+            .iter()
+            .filter(|t| t.is_personal() && !t.links.is_empty())
+        {
+            assert_ne!(
+                t.erasure,
+                ErasureAction::None,
+                "{} holds personal data",
+                t.name
+            );
         }
     }
 }

@@ -64,8 +64,18 @@ mod tests {
 
     #[test]
     fn slugs_derive_from_names() {
-        assert_eq!(WorkspaceSlug::from_name("Acme Shoes GmbH").unwrap().as_str(), "acme-shoes-gmbh");
-        assert_eq!(WorkspaceSlug::from_name("  Café  Ünïcode! ").unwrap().as_str(), "caf-n-code");
+        assert_eq!(
+            WorkspaceSlug::from_name("Acme Shoes GmbH")
+                .unwrap()
+                .as_str(),
+            "acme-shoes-gmbh"
+        );
+        assert_eq!(
+            WorkspaceSlug::from_name("  Café  Ünïcode! ")
+                .unwrap()
+                .as_str(),
+            "caf-n-code"
+        );
     }
 
     #[test]

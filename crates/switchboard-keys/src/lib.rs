@@ -26,7 +26,9 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the master key file {path} is readable by other users (mode {mode:o}); run chmod 600 on it")]
+    #[error(
+        "the master key file {path} is readable by other users (mode {mode:o}); run chmod 600 on it"
+    )]
     KeyFileTooOpen { path: String, mode: u32 },
     /// Wrong key, tampered data, or a ciphertext moved to another place.
     #[error("a sealed value could not be opened")]

@@ -51,7 +51,10 @@ impl MasterKey {
 
     /// The key given by the environment when there is one, else the key file in
     /// `data_dir`, created (mode 0600) when it does not exist yet.
-    pub fn load_or_create(data_dir: &Path, from_env: Option<&SecretString>) -> Result<Self, KeyError> {
+    pub fn load_or_create(
+        data_dir: &Path,
+        from_env: Option<&SecretString>,
+    ) -> Result<Self, KeyError> {
         if let Some(text) = from_env {
             return Self::parse(text, "SWITCHBOARD_MASTER_KEY");
         }

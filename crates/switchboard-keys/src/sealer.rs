@@ -54,7 +54,13 @@ impl Sealer {
         let aad = at.associated_data();
         let ciphertext = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| KeyError::Seal)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         out.push(VERSION);
@@ -71,7 +77,13 @@ impl Sealer {
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let aad = at.associated_data();
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| KeyError::Unseal)
     }
 }
@@ -109,7 +121,13 @@ mod tests {
 
     #[test]
     fn another_master_key_cannot_open() {
-        let sealed = Sealer::platform(&MasterKey::generate()).seal(b"s", at("u")).unwrap();
-        assert!(Sealer::platform(&MasterKey::generate()).open(&sealed, at("u")).is_err());
+        let sealed = Sealer::platform(&MasterKey::generate())
+            .seal(b"s", at("u"))
+            .unwrap();
+        assert!(
+            Sealer::platform(&MasterKey::generate())
+                .open(&sealed, at("u"))
+                .is_err()
+        );
     }
 }

@@ -1,1 +1,25 @@
-//! placeholder
+//! Switchboard's HTTP face: the server-rendered web shell, the REST API (`/api/v1`) with its
+//! OpenAPI document, health, readiness and metrics, and the background job workers.
+//!
+//! Invariants:
+//! - this crate alone turns domain errors into HTTP status codes and the JSON error body;
+//! - a client's mistake is a 4xx with a machine-readable code, never a 500 or a panic;
+//! - every handler that touches tenant data gets its `WorkspaceId` from an authenticated
+//!   `WorkspaceAccess`, never from the request body;
+//! - secrets (tokens, passwords, keys) never appear in responses after creation, nor in logs.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod web;
+
+pub use app::{build_router, serve};
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use state::AppState;

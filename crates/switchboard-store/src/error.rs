@@ -7,10 +7,7 @@ pub enum StoreError {
     NotFound,
     /// A uniqueness rule was broken (an email already registered, a slug taken).
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
+    Conflict { code: &'static str, message: String },
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]

@@ -82,11 +82,20 @@ impl Tx {
         .execute(self.conn())
         .await
         .map_err(StoreError::from);
-        on_unique(result, "email_taken", "An account with that email already exists.")?;
+        on_unique(
+            result,
+            "email_taken",
+            "An account with that email already exists.",
+        )?;
         Ok(id)
     }
 
-    pub async fn set_password_hash(&mut self, user: UserId, hash: &str, now: Timestamp) -> Result<()> {
+    pub async fn set_password_hash(
+        &mut self,
+        user: UserId,
+        hash: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         let done = sqlx::query(
             "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 WHERE id = $1",
         )
@@ -122,7 +131,12 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_display_name(&mut self, user: UserId, name: &str, now: Timestamp) -> Result<()> {
+    pub async fn set_display_name(
+        &mut self,
+        user: UserId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         sqlx::query("UPDATE users SET display_name = $2, updated_at = $3 WHERE id = $1")
             .bind(user.to_string())
             .bind(name)
@@ -171,10 +185,12 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &EmailAddress) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.read)
+        .await?;
         row.as_ref().map(user_from).transpose()
     }
 

@@ -67,7 +67,11 @@ impl Tx {
         .execute(self.conn())
         .await
         .map_err(StoreError::from);
-        on_unique(result, "slug_taken", "That workspace slug is already taken.")?;
+        on_unique(
+            result,
+            "slug_taken",
+            "That workspace slug is already taken.",
+        )?;
         Ok(Workspace {
             id,
             name: name.to_owned(),
@@ -100,8 +104,16 @@ impl Tx {
     }
 
     /// Changes a member's role. Refuses to leave the workspace without an owner.
-    pub async fn set_member_role(&mut self, ws: WorkspaceId, user: UserId, role: Role) -> Result<()> {
-        let current = self.member_role(ws, user).await?.ok_or(StoreError::NotFound)?;
+    pub async fn set_member_role(
+        &mut self,
+        ws: WorkspaceId,
+        user: UserId,
+        role: Role,
+    ) -> Result<()> {
+        let current = self
+            .member_role(ws, user)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if current == Role::Owner && role != Role::Owner && self.owner_count(ws).await? <= 1 {
             return Err(StoreError::conflict(
                 "last_owner",
@@ -119,7 +131,10 @@ impl Tx {
 
     /// Removes a member. Refuses to remove the last owner.
     pub async fn remove_member(&mut self, ws: WorkspaceId, user: UserId) -> Result<()> {
-        let current = self.member_role(ws, user).await?.ok_or(StoreError::NotFound)?;
+        let current = self
+            .member_role(ws, user)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if current == Role::Owner && self.owner_count(ws).await? <= 1 {
             return Err(StoreError::conflict(
                 "last_owner",
@@ -135,11 +150,12 @@ impl Tx {
     }
 
     pub async fn member_role(&mut self, ws: WorkspaceId, user: UserId) -> Result<Option<Role>> {
-        let row = sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(ws.to_string())
-            .bind(user.to_string())
-            .fetch_optional(self.conn())
-            .await?;
+        let row =
+            sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(ws.to_string())
+                .bind(user.to_string())
+                .fetch_optional(self.conn())
+                .await?;
         row.as_ref().map(role_from).transpose()
     }
 
@@ -156,20 +172,24 @@ impl Tx {
 
 impl Store {
     pub async fn workspace(&self, ws: WorkspaceId) -> Result<Workspace> {
-        let row = sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"))
-            .bind(ws.to_string())
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"
+        ))
+        .bind(ws.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         workspace_from(&row)
     }
 
     pub async fn workspace_by_slug(&self, slug: &WorkspaceSlug) -> Result<Workspace> {
-        let row = sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE slug = $1"))
-            .bind(slug.as_str())
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE slug = $1"
+        ))
+        .bind(slug.as_str())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         workspace_from(&row)
     }
 
@@ -200,11 +220,12 @@ impl Store {
 
     /// The user's role in the workspace, or `None` when they are not a member.
     pub async fn role_in(&self, ws: WorkspaceId, user: UserId) -> Result<Option<Role>> {
-        let row = sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(ws.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&self.read)
-            .await?;
+        let row =
+            sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(ws.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&self.read)
+                .await?;
         row.as_ref().map(role_from).transpose()
     }
 

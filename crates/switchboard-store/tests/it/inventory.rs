@@ -9,11 +9,14 @@ backend_tests!(inventory_covers_the_live_schema);
 async fn inventory_covers_the_live_schema(store: Store) {
     let live = store.live_columns().await.unwrap();
     assert!(live.len() > 20, "schema looks empty: {live:?}");
-    let live: BTreeSet<(String, String)> =
-        live.into_iter().map(|c| (c.table, c.column)).collect();
+    let live: BTreeSet<(String, String)> = live.into_iter().map(|c| (c.table, c.column)).collect();
     let declared: BTreeSet<(String, String)> = TABLES
         .iter()
-        .flat_map(|t| t.columns.iter().map(|c| (t.name.to_owned(), c.name.to_owned())))
+        .flat_map(|t| {
+            t.columns
+                .iter()
+                .map(|c| (t.name.to_owned(), c.name.to_owned()))
+        })
         .collect();
     let unclassified: Vec<_> = live.difference(&declared).collect();
     assert!(
@@ -21,5 +24,8 @@ async fn inventory_covers_the_live_schema(store: Store) {
         "columns missing from switchboard_core::inventory: {unclassified:?}"
     );
     let stale: Vec<_> = declared.difference(&live).collect();
-    assert!(stale.is_empty(), "inventory names columns the schema lacks: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "inventory names columns the schema lacks: {stale:?}"
+    );
 }

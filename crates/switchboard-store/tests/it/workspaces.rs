@@ -31,9 +31,15 @@ async fn user(store: &Store, email: &str) -> switchboard_core::UserId {
 async fn workspace_is_created_with_its_owner(store: Store) {
     let owner = user(&store, "owner@example.com").await;
     let slug = WorkspaceSlug::parse("acme").unwrap();
-    let ws = store.create_workspace("Acme", &slug, owner, t0()).await.unwrap();
+    let ws = store
+        .create_workspace("Acme", &slug, owner, t0())
+        .await
+        .unwrap();
     assert_eq!(store.workspace_by_slug(&slug).await.unwrap(), ws);
-    assert_eq!(store.role_in(ws.id, owner).await.unwrap(), Some(Role::Owner));
+    assert_eq!(
+        store.role_in(ws.id, owner).await.unwrap(),
+        Some(Role::Owner)
+    );
     let mine = store.workspaces_of(owner).await.unwrap();
     assert_eq!(mine, vec![(ws.clone(), Role::Owner)]);
     let members = store.members(ws.id).await.unwrap();
@@ -44,8 +50,14 @@ async fn workspace_is_created_with_its_owner(store: Store) {
 async fn slugs_and_emails_are_unique(store: Store) {
     let owner = user(&store, "a@example.com").await;
     let slug = WorkspaceSlug::parse("acme").unwrap();
-    store.create_workspace("Acme", &slug, owner, t0()).await.unwrap();
-    let err = store.create_workspace("Acme 2", &slug, owner, t0()).await.unwrap_err();
+    store
+        .create_workspace("Acme", &slug, owner, t0())
+        .await
+        .unwrap();
+    let err = store
+        .create_workspace("Acme 2", &slug, owner, t0())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "slug_taken");
     // Nothing half-written: still one workspace.
     assert_eq!(store.all_workspaces().await.unwrap().len(), 1);
@@ -54,7 +66,11 @@ async fn slugs_and_emails_are_unique(store: Store) {
     let email = EmailAddress::parse("A@example.com").unwrap();
     let err = tx
         .insert_user(
-            NewUser { email: &email, display_name: "Dup", password_hash: "x" },
+            NewUser {
+                email: &email,
+                display_name: "Dup",
+                password_hash: "x",
+            },
             t0(),
         )
         .await
@@ -70,23 +86,53 @@ async fn last_owner_cannot_be_removed_or_demoted(store: Store) {
         .await
         .unwrap();
     let mut tx = store.begin().await.unwrap();
-    tx.add_member(ws.id, agent, Role::Agent, t0()).await.unwrap();
-    assert_eq!(tx.set_member_role(ws.id, owner, Role::Admin).await.unwrap_err().code(), "last_owner");
-    assert_eq!(tx.remove_member(ws.id, owner).await.unwrap_err().code(), "last_owner");
+    tx.add_member(ws.id, agent, Role::Agent, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.set_member_role(ws.id, owner, Role::Admin)
+            .await
+            .unwrap_err()
+            .code(),
+        "last_owner"
+    );
+    assert_eq!(
+        tx.remove_member(ws.id, owner).await.unwrap_err().code(),
+        "last_owner"
+    );
     tx.set_member_role(ws.id, agent, Role::Owner).await.unwrap();
     tx.set_member_role(ws.id, owner, Role::Admin).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.role_in(ws.id, owner).await.unwrap(), Some(Role::Admin));
+    assert_eq!(
+        store.role_in(ws.id, owner).await.unwrap(),
+        Some(Role::Admin)
+    );
 }
 
 async fn membership_is_scoped_to_its_workspace(store: Store) {
     let a = user(&store, "a@example.com").await;
     let b = user(&store, "b@example.com").await;
-    let wa = store.create_workspace("A", &WorkspaceSlug::parse("wa").unwrap(), a, t0()).await.unwrap();
-    let wb = store.create_workspace("B", &WorkspaceSlug::parse("wb").unwrap(), b, t0()).await.unwrap();
+    let wa = store
+        .create_workspace("A", &WorkspaceSlug::parse("wa").unwrap(), a, t0())
+        .await
+        .unwrap();
+    let wb = store
+        .create_workspace("B", &WorkspaceSlug::parse("wb").unwrap(), b, t0())
+        .await
+        .unwrap();
     assert_eq!(store.role_in(wb.id, a).await.unwrap(), None);
-    assert!(store.members(wa.id).await.unwrap().iter().all(|m| m.user_id == a));
+    assert!(
+        store
+            .members(wa.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.user_id == a)
+    );
     let mut tx = store.begin().await.unwrap();
     // Removing someone from a workspace they are not in finds nothing.
-    assert_eq!(tx.remove_member(wa.id, b).await.unwrap_err().code(), "not_found");
+    assert_eq!(
+        tx.remove_member(wa.id, b).await.unwrap_err().code(),
+        "not_found"
+    );
 }

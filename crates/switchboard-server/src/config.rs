@@ -1,0 +1,46 @@
+//! What the server needs to know about its deployment; the binary fills it from the TOML
+//! file, the environment and flags.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The URL people reach the server at (links in emails, cookie security).
+    pub public_url: String,
+    /// A session unused this long ends.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_timeout: Duration,
+    /// How long a step-up re-authentication lets sensitive actions through (at most 5 min).
+    pub step_up_window: Duration,
+    /// Audit rows older than this have their personal fields replaced by random tokens.
+    pub audit_anonymise_after: Duration,
+    /// Audit rows older than this are deleted.
+    pub audit_retention: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy_headers: bool,
+}
+
+const DAY: u64 = 24 * 60 * 60;
+
+impl ServerConfig {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            session_idle_timeout: Duration::from_secs(2 * 60 * 60),
+            session_absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            step_up_window: Duration::from_secs(5 * 60),
+            audit_anonymise_after: Duration::from_secs(365 * DAY),
+            audit_retention: Duration::from_secs(2 * 365 * DAY),
+            max_body_bytes: 1024 * 1024,
+            trust_proxy_headers: false,
+        }
+    }
+
+    /// Cookies get `Secure` (and the `__Host-` prefix) when served over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}

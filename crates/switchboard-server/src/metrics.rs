@@ -1,0 +1,100 @@
+//! Prometheus metrics, one registry per server (no globals, so tests can run many servers
+//! in one process).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use std::fmt;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub sign_ins: Family<OutcomeLabels, Counter>,
+    pub jobs: Family<JobLabels, Counter>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("switchboard");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
+        let sign_ins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("sign_ins", "Sign-in attempts by outcome", sign_ins.clone());
+        let jobs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "jobs",
+            "Background jobs run, by kind and outcome",
+            jobs.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            http_requests,
+            sign_ins,
+            jobs,
+        }
+    }
+
+    pub fn count_sign_in(&self, outcome: &str) {
+        self.sign_ins
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Lets other parts register their own metrics.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(name, help, metric);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,67 @@
+//! The signed-in landing page and the workspace switcher.
+
+use crate::auth::WebUser;
+use crate::auth::csrf::WebForm;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::{Nav, WebError, render};
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use switchboard_core::WorkspaceId;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/session/workspace", post(switch_workspace))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    nav: Option<Nav>,
+    nav_name: String,
+    workspace: Option<crate::web::NavWorkspace>,
+    role: &'static str,
+    member_count: usize,
+}
+
+async fn home(State(state): State<AppState>, WebUser(auth): WebUser) -> Result<Response, WebError> {
+    let nav = Nav::load(&state, &auth).await?;
+    let workspace = nav.active.clone();
+    let member_count = match &workspace {
+        Some(ws) => state.store.members(ws.id).await?.len(),
+        None => 0,
+    };
+    Ok(render(&HomePage {
+        nav_name: nav.display_name.clone(),
+        role: workspace.as_ref().map_or("", |w| w.role.as_str()),
+        workspace,
+        member_count,
+        nav: Some(nav),
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct SwitchForm {
+    workspace_id: String,
+}
+
+async fn switch_workspace(
+    State(state): State<AppState>,
+    WebForm { auth, form }: WebForm<SwitchForm>,
+) -> Result<Response, WebError> {
+    let ws: WorkspaceId = form.workspace_id.parse()?;
+    state
+        .store
+        .role_in(ws, auth.user.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .set_active_workspace(auth.session.id, ws)
+        .await?;
+    Ok(Redirect::to("/").into_response())
+}

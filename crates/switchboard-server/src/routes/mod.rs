@@ -1,0 +1,6 @@
+//! Routes grouped by feature; each module returns its own router, the app merges them.
+//! API modules return an `OpenApiRouter` so their paths land in `/api/openapi.json` without
+//! a central list.
+
+pub mod health;
+pub mod home;

@@ -1,0 +1,53 @@
+//! The state every handler shares: the store, the clock, the mailer, keys and metrics.
+
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use std::ops::Deref;
+use std::sync::Arc;
+use switchboard_core::Clock;
+use switchboard_keys::{MasterKey, Sealer};
+use switchboard_mail::Mailer;
+use switchboard_store::Store;
+
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: ServerConfig,
+    pub mailer: Arc<dyn Mailer>,
+    /// Seals instance-level secrets (MFA secrets).
+    pub sealer: Sealer,
+    pub master_key: MasterKey,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: ServerConfig,
+        mailer: Arc<dyn Mailer>,
+        master_key: MasterKey,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            config,
+            mailer,
+            sealer: Sealer::platform(&master_key),
+            master_key,
+            metrics: Metrics::new(),
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,114 @@
+//! `TestApp::spawn(backend)`: the real router served on an ephemeral port, a fresh database,
+//! a manual clock and an outbox to read mail from.
+
+use std::sync::Arc;
+use switchboard_core::{ManualClock, Timestamp};
+use switchboard_keys::MasterKey;
+use switchboard_mail::FileOutbox;
+use switchboard_server::{AppState, ServerConfig, build_router, serve};
+use switchboard_store::testing::TestDb;
+use switchboard_store::{Backend, Store};
+
+pub struct TestApp {
+    pub url: String,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub outbox: FileOutbox,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    _db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// 2026-01-05 09:00 UTC, a Monday.
+pub fn t0() -> Timestamp {
+    time::macros::datetime!(2026-01-05 09:00 UTC)
+}
+
+impl TestApp {
+    /// `None` when the backend is PostgreSQL and no test server is configured (the skip is
+    /// announced by `TestDb`).
+    pub async fn spawn(backend: Backend, test_name: &str) -> Option<TestApp> {
+        let db = TestDb::new(backend, test_name).await?;
+        let data_dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(t0());
+        let outbox = FileOutbox::new(data_dir.path().join("outbox"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(
+            db.store.clone(),
+            Arc::new(clock.clone()),
+            ServerConfig::new(url.clone()),
+            Arc::new(outbox.clone()),
+            MasterKey::generate(),
+        );
+        let router = build_router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+        Some(TestApp {
+            url,
+            store: db.store.clone(),
+            clock,
+            outbox,
+            state,
+            data_dir,
+            _db: db,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// A client that keeps cookies and does not follow redirects (tests look at them).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn api(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Declares server tests that run once per backend: each named function is
+/// `async fn name(app: TestApp)`.
+#[macro_export]
+macro_rules! app_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::TestApp::spawn(switchboard_store::Backend::Sqlite, stringify!($name))
+                    .await
+                    .unwrap();
+                super::$name(app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::TestApp::spawn(switchboard_store::Backend::Postgres, stringify!($name)).await else {
+                    return;
+                };
+                super::$name(app).await;
+            }
+        }
+    )*};
+}

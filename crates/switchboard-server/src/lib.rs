@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod json;
 pub mod metrics;
 pub mod openapi;

@@ -75,6 +75,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Runs every job that is due now (emails, sweeps) to completion.
+    pub async fn drain_jobs(&self) -> usize {
+        switchboard_server::jobs::Worker::new(
+            self.state.clone(),
+            switchboard_server::jobs::Registry::standard(),
+        )
+        .drain()
+        .await
+        .unwrap()
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }

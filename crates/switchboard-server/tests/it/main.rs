@@ -1,9 +1,15 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // Tests fail loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // Tests fail loudly.
 
 //! The server's one integration-test binary: each test starts the real server on
 //! `127.0.0.1:0` with its own data directory and its own database, on each backend.
 
 mod harness;
 mod health;
+mod jobs;
 
 pub use harness::TestApp;

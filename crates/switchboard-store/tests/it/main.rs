@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // Tests fail loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // Tests fail loudly.
 
 //! The store's one integration-test binary. Every test runs on SQLite and on PostgreSQL
 //! (when `SWITCHBOARD_TEST_DATABASE_URL` is set) through `backend_tests!`.

@@ -1,0 +1,164 @@
+//! Background work: handlers for each job kind, and the worker that claims due jobs from the
+//! store's queue, runs them, and records success, a retry with backoff, or death.
+//!
+//! Invariant: a job is done at most once per successful claim; a worker whose lease ran out
+//! cannot mark the job done (the store checks `locked_by`), so a job whose worker died is
+//! taken again and finished by someone else.
+
+pub mod email;
+
+use crate::state::AppState;
+use std::collections::HashMap;
+use std::sync::Arc;
+use switchboard_store::jobs::Job;
+
+/// Why a job attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt later (a network error, a busy platform).
+    #[error("{0}")]
+    Retry(String),
+    /// Will never succeed (a malformed payload); goes straight to dead.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+#[async_trait::async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// The `kind` this handler runs.
+    fn kind(&self) -> &'static str;
+    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError>;
+}
+
+/// The handlers by kind.
+#[derive(Clone, Default)]
+pub struct Registry(HashMap<&'static str, Arc<dyn JobHandler>>);
+
+impl Registry {
+    /// Every handler Switchboard has.
+    pub fn standard() -> Self {
+        let mut registry = Self::default();
+        registry.add(email::SendEmail);
+        registry
+    }
+
+    pub fn add(&mut self, handler: impl JobHandler) {
+        self.0.insert(handler.kind(), Arc::new(handler));
+    }
+}
+
+/// Claims and runs jobs.
+#[derive(Clone)]
+pub struct Worker {
+    pub id: String,
+    state: AppState,
+    registry: Registry,
+    lease: time::Duration,
+    batch: i64,
+}
+
+impl Worker {
+    pub fn new(state: AppState, registry: Registry) -> Self {
+        Self {
+            id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            state,
+            registry,
+            lease: time::Duration::minutes(5),
+            batch: 16,
+        }
+    }
+
+    /// Runs the jobs due now, one batch; returns how many it ran.
+    pub async fn run_due(&self) -> Result<usize, crate::ApiError> {
+        let now = self.state.clock.now();
+        let jobs = self
+            .state
+            .store
+            .claim_jobs(&self.id, now, self.lease, self.batch)
+            .await?;
+        for job in &jobs {
+            self.run_one(job).await?;
+        }
+        Ok(jobs.len())
+    }
+
+    /// Runs due jobs until none are left (tests, and `serve` between polls).
+    pub async fn drain(&self) -> Result<usize, crate::ApiError> {
+        let mut total = 0;
+        loop {
+            let n = self.run_due().await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    async fn run_one(&self, job: &Job) -> Result<(), crate::ApiError> {
+        let outcome = match self.registry.0.get(job.kind.as_str()) {
+            Some(handler) => handler.run(&self.state, job).await,
+            None => Err(JobError::Permanent(format!(
+                "no handler for job kind {}",
+                job.kind
+            ))),
+        };
+        let now = self.state.clock.now();
+        let store = &self.state.store;
+        let label = match &outcome {
+            Ok(()) => {
+                store.complete_job(job.id, &self.id, now).await?;
+                "done"
+            }
+            Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
+                let retry_at = now + backoff(job.attempts);
+                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
+                store
+                    .fail_job(job.id, &self.id, e, Some(retry_at), now)
+                    .await?;
+                "retry"
+            }
+            Err(e) => {
+                tracing::error!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job is dead");
+                store
+                    .fail_job(job.id, &self.id, &e.to_string(), None, now)
+                    .await?;
+                "dead"
+            }
+        };
+        self.state
+            .metrics
+            .jobs
+            .get_or_create(&crate::metrics::JobLabels {
+                kind: job.kind.clone(),
+                outcome: label.to_owned(),
+            })
+            .inc();
+        Ok(())
+    }
+}
+
+/// Exponential backoff with full jitter: up to 2^attempt seconds (capped at an hour), at
+/// least one second.
+pub fn backoff(attempt: i64) -> time::Duration {
+    use rand::Rng;
+    let exp = attempt.clamp(0, 12) as u32;
+    let cap = 2i64.pow(exp).min(3600);
+    let secs = rand::thread_rng().gen_range(1..=cap.max(1));
+    time::Duration::seconds(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..30 {
+            let d = backoff(attempt).whole_seconds();
+            assert!(
+                d >= 1 && d <= 2i64.pow(attempt.clamp(0, 12) as u32).min(3600),
+                "{attempt}: {d}"
+            );
+        }
+    }
+}

@@ -19,6 +19,10 @@ pub struct ServerConfig {
     pub audit_retention: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// How long a worker holds a claimed job before others may take it again.
+    pub job_lease: Duration,
+    /// How often an idle worker looks for due jobs.
+    pub job_poll_interval: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
 }
@@ -35,6 +39,8 @@ impl ServerConfig {
             audit_anonymise_after: Duration::from_secs(365 * DAY),
             audit_retention: Duration::from_secs(2 * 365 * DAY),
             max_body_bytes: 1024 * 1024,
+            job_lease: Duration::from_secs(5 * 60),
+            job_poll_interval: Duration::from_secs(1),
             trust_proxy_headers: false,
         }
     }

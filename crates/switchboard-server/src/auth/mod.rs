@@ -12,5 +12,6 @@ pub mod csrf;
 pub mod extract;
 pub mod password;
 pub mod secret_token;
+pub mod step_up;
 
 pub use extract::{Actor, ClientInfo, SessionAuth, WebUser, WorkspaceAccess};

@@ -61,9 +61,10 @@ impl Worker {
     pub fn new(state: AppState, registry: Registry) -> Self {
         Self {
             id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
-            state,
+            state: state.clone(),
             registry,
-            lease: time::Duration::minutes(5),
+            lease: time::Duration::try_from(state.config.job_lease)
+                .unwrap_or(time::Duration::minutes(5)),
             batch: 16,
         }
     }
@@ -91,6 +92,31 @@ impl Worker {
                 return Ok(total);
             }
             total += n;
+        }
+    }
+
+    /// Runs jobs until `shutdown` fires, polling every `job_poll_interval` when idle. On
+    /// shutdown it stops claiming and returns once the batch in hand is finished, so no job
+    /// is left half-done by a graceful stop (a crash is covered by the lease).
+    pub async fn run_forever(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let interval = self.state.config.job_poll_interval;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let ran = match self.run_due().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, worker = %self.id, "job worker could not reach the queue");
+                    0
+                }
+            };
+            if ran == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
         }
     }
 

@@ -16,7 +16,9 @@ pub fn init(format: LogFormat, default_filter: &str) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only help a person at a terminal; in files and journals they are noise.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second init (only possible in tests) is harmless; ignore its error.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

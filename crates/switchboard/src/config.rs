@@ -749,4 +749,31 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{var}: {e:#}"));
         }
     }
+
+    #[test]
+    fn example_file_and_readme_document_every_key() {
+        let example = include_str!("../../../switchboard.example.toml");
+        let readme = include_str!("../../../README.md");
+        for key in KEYS {
+            assert!(
+                example.contains(&format!("# {} = ", key.name)),
+                "switchboard.example.toml lacks {}",
+                key.name
+            );
+            assert!(
+                readme.contains(&format!("`{}`", key.env_var())),
+                "README.md lacks {}",
+                key.env_var()
+            );
+        }
+        // Uncommented, the example is a valid configuration.
+        let uncommented: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = ") && !l.contains('…'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        Config::from_sources(sources(Some(&uncommented), &[], Flags::default()))
+            .unwrap_or_else(|e| panic!("{e:#}\n{uncommented}"));
+    }
 }

@@ -5,7 +5,7 @@ use super::{NewPassword, cli_event, hash_password, open_store, password_from_std
 use crate::cli::{JsonArg, WorkspaceCreateArgs};
 use crate::config::Config;
 use crate::output;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use serde_json::json;
 use switchboard_core::{Clock, EmailAddress, Role, SystemClock, UserId, WorkspaceSlug};
 use switchboard_store::users::NewUser;
@@ -30,8 +30,10 @@ pub async fn create_with_owner(
     owner: &EmailAddress,
     password: impl FnOnce() -> Result<NewPassword>,
 ) -> Result<Created> {
+    let taken =
+        || anyhow!("the workspace slug `{slug}` is already taken; choose another with --slug");
     match store.workspace_by_slug(slug).await {
-        Ok(_) => bail!("the workspace slug `{slug}` is already taken; choose another with --slug"),
+        Ok(_) => return Err(taken()),
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
@@ -70,9 +72,8 @@ pub async fn create_with_owner(
         .insert_workspace(name, slug, now)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict { .. } => anyhow::anyhow!(
-                "the workspace slug `{slug}` is already taken; choose another with --slug"
-            ),
+            // Another process took the slug since the check above.
+            StoreError::Conflict { .. } => taken(),
             other => other.into(),
         })?;
     tx.add_member(workspace.id, owner_id, Role::Owner, now)
@@ -104,7 +105,7 @@ pub async fn create(config: &Config, args: WorkspaceCreateArgs) -> Result<()> {
     let slug = match args.slug {
         Some(slug) => slug,
         None => WorkspaceSlug::from_name(&args.name).map_err(|_| {
-            anyhow::anyhow!(
+            anyhow!(
                 "cannot derive a slug from the name `{}`; give one with --slug",
                 args.name
             )

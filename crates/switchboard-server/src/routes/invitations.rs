@@ -14,7 +14,7 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
-use crate::routes::members::render_members;
+use crate::routes::members::{Outcome, render_members};
 use crate::routes::workspaces::{path_id, rfc3339, web_admin};
 use crate::state::AppState;
 use crate::web::{WebError, render};
@@ -243,6 +243,7 @@ struct InviteForm {
 async fn web_invite(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     WebForm { auth, form }: WebForm<InviteForm>,
 ) -> Result<Response, WebError> {
     let (nav, access) = web_admin(&state, &auth).await?;
@@ -254,10 +255,19 @@ async fn web_invite(
     .await;
     match result {
         Ok(inv) => {
-            let notice = format!("Invitation sent to {}.", inv.email);
-            render_members(&state, nav, &access, Some(notice), None, String::new()).await
+            let outcome = Outcome {
+                notice: Some(format!("Invitation sent to {}.", inv.email)),
+                ..Outcome::none()
+            };
+            render_members(&state, nav, &access, outcome).await
         }
-        Err(e) => render_members(&state, nav, &access, None, Some(e), form.email).await,
+        Err(e) => {
+            let outcome = Outcome {
+                invite_email: form.email,
+                ..Outcome::error(e, &headers)
+            };
+            render_members(&state, nav, &access, outcome).await
+        }
     }
 }
 

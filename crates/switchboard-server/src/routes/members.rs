@@ -15,7 +15,7 @@ use crate::web::{Nav, WebError, render};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use switchboard_core::{Role, UserId};
@@ -210,15 +210,49 @@ pub struct MembersPage {
     pub invite_email: String,
 }
 
-/// Renders the members page for `access`, with a notice or an error from the last action.
+/// What the last action on the members page left to say.
+pub(crate) struct Outcome {
+    pub notice: Option<String>,
+    pub error: Option<ApiError>,
+    /// What to put back in the invite form's email field.
+    pub invite_email: String,
+    /// The form was sent by htmx, which swaps only 2xx answers: errors go out as 200 so
+    /// the message reaches the page (without JavaScript the real status is sent).
+    pub htmx: bool,
+}
+
+impl Outcome {
+    pub fn none() -> Self {
+        Self {
+            notice: None,
+            error: None,
+            invite_email: String::new(),
+            htmx: false,
+        }
+    }
+
+    pub fn error(error: ApiError, headers: &HeaderMap) -> Self {
+        Self {
+            error: Some(error),
+            htmx: headers.contains_key("hx-request"),
+            ..Self::none()
+        }
+    }
+}
+
+/// Renders the members page for `access`, with the outcome of the last action.
 pub(crate) async fn render_members(
     state: &AppState,
     nav: Nav,
     access: &WorkspaceAccess,
-    notice: Option<String>,
-    error: Option<ApiError>,
-    invite_email: String,
+    outcome: Outcome,
 ) -> Result<Response, WebError> {
+    let Outcome {
+        notice,
+        error,
+        invite_email,
+        htmx,
+    } = outcome;
     let now = state.clock.now();
     let members = state
         .store
@@ -241,9 +275,10 @@ pub(crate) async fn render_members(
             invitation,
         })
         .collect();
-    let status = error
-        .as_ref()
-        .map_or(StatusCode::OK, |e: &ApiError| e.status());
+    let status = match &error {
+        Some(e) if !htmx => e.status(),
+        _ => StatusCode::OK,
+    };
     let page = MembersPage {
         csrf: nav.csrf_token.clone(),
         nav: Some(nav),
@@ -267,7 +302,7 @@ async fn members_page(
     WebUser(auth): WebUser,
 ) -> Result<Response, WebError> {
     let (nav, access) = web_admin(&state, &auth).await?;
-    render_members(&state, nav, &access, None, None, String::new()).await
+    render_members(&state, nav, &access, Outcome::none()).await
 }
 
 #[derive(serde::Deserialize)]
@@ -278,6 +313,7 @@ struct RoleForm {
 async fn web_change_role(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     Path(user_id): Path<String>,
     WebForm { auth, form }: WebForm<RoleForm>,
 ) -> Result<Response, WebError> {
@@ -291,7 +327,7 @@ async fn web_change_role(
     match result {
         Ok(()) => Ok(Redirect::to("/settings/members").into_response()),
         Err(e @ ApiError::NotFound) => Err(WebError(e)),
-        Err(e) => render_members(&state, nav, &access, None, Some(e), String::new()).await,
+        Err(e) => render_members(&state, nav, &access, Outcome::error(e, &headers)).await,
     }
 }
 
@@ -301,6 +337,7 @@ struct EmptyForm {}
 async fn web_remove(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     Path(user_id): Path<String>,
     WebForm { auth, .. }: WebForm<EmptyForm>,
 ) -> Result<Response, WebError> {
@@ -313,6 +350,6 @@ async fn web_remove(
     match result {
         Ok(()) => Ok(Redirect::to("/settings/members").into_response()),
         Err(e @ ApiError::NotFound) => Err(WebError(e)),
-        Err(e) => render_members(&state, nav, &access, None, Some(e), String::new()).await,
+        Err(e) => render_members(&state, nav, &access, Outcome::error(e, &headers)).await,
     }
 }

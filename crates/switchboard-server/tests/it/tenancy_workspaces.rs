@@ -9,7 +9,50 @@ app_tests!(
     admin_renames_the_workspace_and_agent_cannot,
     session_switches_to_a_workspace_it_belongs_to,
     owner_deactivates_with_step_up_and_tokens_stop_working,
+    openapi_documents_every_tenancy_endpoint,
 );
+
+async fn openapi_documents_every_tenancy_endpoint(app: TestApp) {
+    let doc: Value = app
+        .api()
+        .get(app.at("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &doc["paths"];
+    for (path, method) in [
+        ("/api/v1/workspaces", "get"),
+        ("/api/v1/workspace", "get"),
+        ("/api/v1/workspace", "patch"),
+        ("/api/v1/workspace/deactivate", "post"),
+        ("/api/v1/session/workspace", "post"),
+        ("/api/v1/members", "get"),
+        ("/api/v1/members/{user_id}", "patch"),
+        ("/api/v1/members/{user_id}", "delete"),
+        ("/api/v1/invitations", "get"),
+        ("/api/v1/invitations", "post"),
+        ("/api/v1/invitations/{id}", "delete"),
+        ("/api/v1/tokens", "get"),
+        ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens/{id}", "delete"),
+        ("/api/v1/audit-log", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    let params: Vec<&str> = paths["/api/v1/audit-log"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        ["action", "actor", "since", "until", "cursor", "limit"]
+    );
+}
 
 async fn session_lists_all_its_workspaces_and_a_token_only_its_own(app: TestApp) {
     let a = seed_workspace(&app, "acme").await;

@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use secrecy::SecretString;
-use switchboard_core::{EmailAddress, InvitationId, Role, ValidationError};
+use switchboard_core::{EmailAddress, InvitationId, Role, ValidationError, WorkspaceStatus};
 use switchboard_mail::Email;
 use switchboard_store::invitations::{Invitation, InvitationStatus, NewInvitation};
 use switchboard_store::sessions::{NewSession, SessionState};
@@ -321,7 +321,17 @@ async fn usable_invitation(state: &AppState, token: &str) -> Result<Invitation, 
         .await?
         .ok_or(ApiError::NotFound)?;
     let (code, message) = match invitation.status(state.clock.now()) {
-        InvitationStatus::Pending => return Ok(invitation),
+        InvitationStatus::Pending => {
+            let workspace = state.store.workspace(invitation.workspace_id).await?;
+            if workspace.status != WorkspaceStatus::Active {
+                return Err(ApiError::Conflict {
+                    code: "workspace_deactivated",
+                    message: "This workspace was deactivated; the invitation no longer applies."
+                        .to_owned(),
+                });
+            }
+            return Ok(invitation);
+        }
         InvitationStatus::Accepted => (
             "invitation_used",
             "This invitation was already used. Sign in to reach the workspace.",

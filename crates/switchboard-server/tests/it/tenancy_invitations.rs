@@ -2,7 +2,7 @@ use crate::seed::{Seeded, bearer, browser, member, seed_workspace};
 use crate::{TestApp, app_tests};
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard_core::{EmailAddress, Role};
+use switchboard_core::{Clock, EmailAddress, Role};
 use switchboard_store::testing::columns_containing;
 
 app_tests!(
@@ -231,6 +231,23 @@ async fn expired_revoked_and_used_links_are_refused(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+
+    // A fresh link to a workspace deactivated since is refused as well.
+    let (link, _) = invite(&app, &a, "after@example.com", "agent").await;
+    let mut tx = app.store.begin().await.unwrap();
+    tx.deactivate_workspace(a.ws, app.clock.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let r = app
+        .api()
+        .post(&link)
+        .form(&[("name", "After"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("workspace_deactivated"));
 }
 
 async fn admin_cannot_invite_above_their_grant_and_agent_cannot_invite(app: TestApp) {

@@ -15,12 +15,13 @@ use crate::auth::{
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 use crate::routes::members::{Outcome, render_members};
-use crate::routes::workspaces::{path_id, rfc3339, web_admin};
+use crate::routes::workspaces::{EmptyForm, path_id, rfc3339, web_admin};
 use crate::state::AppState;
 use crate::web::{WebError, render};
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -271,9 +272,6 @@ async fn web_invite(
     }
 }
 
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
-
 async fn web_revoke(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -446,8 +444,9 @@ async fn accept(
     headers: HeaderMap,
     client: ClientInfo,
     jar: CookieJar,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, WebError> {
+    let body = body.map_err(|_| ApiError::PayloadTooLarge)?;
     let invitation = usable_invitation(&state, &token).await?;
     let form: AcceptForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::bad_request("invalid_form", e.to_string()))?;

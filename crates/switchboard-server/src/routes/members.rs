@@ -9,7 +9,7 @@ use crate::auth::csrf::WebForm;
 use crate::auth::{ClientInfo, WebUser, WorkspaceAccess};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
-use crate::routes::workspaces::{path_id, rfc3339, web_admin};
+use crate::routes::workspaces::{EmptyForm, path_id, rfc3339, web_admin};
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
 use askama::Template;
@@ -330,9 +330,6 @@ async fn web_change_role(
         Err(e) => render_members(&state, nav, &access, Outcome::error(e, &headers)).await,
     }
 }
-
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
 
 async fn web_remove(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use crate::auth::step_up::{RecentAuth, WebRecentAuth};
 use crate::auth::{ClientInfo, WebUser, WorkspaceAccess, secret_token};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
-use crate::routes::workspaces::{path_id, rfc3339, web_admin};
+use crate::routes::workspaces::{EmptyForm, path_id, rfc3339, web_admin};
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
 use askama::Template;
@@ -305,9 +305,6 @@ async fn web_create(
         Err(e) => render_tokens(&state, nav, &access, None, Some(e), form.name).await,
     }
 }
-
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
 
 async fn web_revoke(
     State(state): State<AppState>,

@@ -33,6 +33,10 @@ pub(crate) fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
+/// A settings form that carries nothing but its CSRF token (remove, revoke).
+#[derive(serde::Deserialize)]
+pub(crate) struct EmptyForm {}
+
 /// Timestamps in answers: RFC 3339, UTC.
 pub(crate) fn rfc3339(at: Timestamp) -> String {
     at.format(&time::format_description::well_known::Rfc3339)

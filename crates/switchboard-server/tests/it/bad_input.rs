@@ -8,7 +8,64 @@ app_tests!(
     every_json_endpoint_refuses_bad_bodies_with_a_code_and_writes_nothing,
     malformed_path_ids_are_not_found,
     audit_log_query_is_validated,
+    invitation_accept_form_refuses_bad_input_and_creates_nothing,
 );
+
+async fn invitation_accept_form_refuses_bad_input_and_creates_nothing(app: TestApp) {
+    use switchboard_core::{Clock, EmailAddress};
+    use switchboard_server::auth::secret_token;
+    use switchboard_store::invitations::NewInvitation;
+    let a = seed_workspace(&app, "acme").await;
+    let token = secret_token::generate("sbl_");
+    let email = EmailAddress::parse("new@example.com").unwrap();
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await.unwrap();
+    tx.insert_invitation(
+        a.ws,
+        NewInvitation {
+            email: &email,
+            role: Role::Agent,
+            token_hash: &secret_token::hash(&token),
+            invited_by: None,
+            expires_at: now + time::Duration::days(7),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let url = app.at(&format!("/invitations/{token}"));
+    let form = "application/x-www-form-urlencoded";
+    for (body, status) in [
+        (String::new(), 422),
+        ("name=Ann".to_owned(), 422),
+        ("password=a+long+enough+password".to_owned(), 422),
+        (
+            format!("name={}&password=a+long+enough+password", "x".repeat(101)),
+            422,
+        ),
+        (
+            "name=Ann&password=a+long+enough+password&password=twice".to_owned(),
+            400,
+        ),
+        (
+            format!("name=Ann&password={}", "p".repeat(1024 * 1024 + 10)),
+            413,
+        ),
+    ] {
+        let r = app
+            .api()
+            .post(&url)
+            .header("content-type", form)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{}", &body[..body.len().min(80)]);
+    }
+    assert!(app.store.user_by_email(&email).await.unwrap().is_none());
+    assert_eq!(app.store.open_invitations(a.ws).await.unwrap().len(), 1);
+}
 
 struct Endpoint {
     method: Method,

@@ -25,7 +25,8 @@ pub struct NewAuditEvent {
     pub target_label: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Extra facts; never secrets.
+    /// Extra facts (a role before and after); never secrets, and no personal data either:
+    /// details survive anonymisation, so names and addresses belong in the columns above.
     pub details: serde_json::Value,
 }
 

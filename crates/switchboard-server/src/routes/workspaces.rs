@@ -184,13 +184,12 @@ async fn rename_workspace(
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     tx.rename_workspace(access.workspace_id, &name, now).await?;
-    let event = audit::with_details(
-        audit::by(&access, &client, "workspace.renamed").target(
-            "workspace",
-            access.workspace_id,
-            Some(&name),
-        ),
-        serde_json::json!({ "from": before.name, "to": name }),
+    // Both names go in the label, which is anonymised with the rest of the personal
+    // fields (a business name can be a person's); details are kept and must not hold them.
+    let event = audit::by(&access, &client, "workspace.renamed").target(
+        "workspace",
+        access.workspace_id,
+        Some(&format!("{} → {name}", before.name)),
     );
     tx.record_audit(&event, now).await?;
     tx.commit().await?;

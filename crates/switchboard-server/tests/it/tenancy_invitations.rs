@@ -117,6 +117,23 @@ async fn signed_in_invitee_joins_with_one_click(app: TestApp) {
     let b = seed_workspace(&app, "globex").await;
     let (link, _) = invite(&app, &a, &b.owner.email, "agent").await;
 
+    // Without a session, an existing account is sent to sign in (and back), not offered a
+    // second account.
+    let r = app.api().get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("/login?next=/invitations/"));
+    assert!(!html.contains("Your name"));
+    let r = app
+        .api()
+        .post(&link)
+        .form(&[("name", "Dup"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "shown the sign-in hint again");
+    assert!(app.store.role_in(a.ws, b.owner.id).await.unwrap().is_none());
+
     // Someone else's session is told to sign out; nothing changes.
     let other = member(&app, a.ws, "other@acme.example", Role::Agent).await;
     let r = browser(&app, Method::GET, token_path(&link), &other)

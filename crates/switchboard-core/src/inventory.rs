@@ -317,6 +317,8 @@ pub static TABLES: &[Table] = &[
                 "actor_email",
                 "ip",
                 "user_agent",
+                // Often a user's id (a member changed, removed): it would link the row back.
+                "target_id",
                 "target_label",
             ],
         },

@@ -25,6 +25,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// The `/api/v1` routers of every feature, with their OpenAPI paths.
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::workspaces::api_router())
+        .merge(routes::members::api_router())
+        .merge(routes::invitations::api_router())
+        .merge(routes::tokens::api_router())
+        .merge(routes::audit::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -44,6 +49,10 @@ pub fn build_router(state: AppState) -> Router {
         )
         .merge(routes::health::router())
         .merge(routes::home::router())
+        .merge(routes::members::web_router())
+        .merge(routes::invitations::web_router())
+        .merge(routes::tokens::web_router())
+        .merge(routes::audit::web_router())
         .route("/assets/{name}", get(crate::web::asset))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

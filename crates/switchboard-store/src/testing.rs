@@ -145,6 +145,32 @@ macro_rules! backend_tests {
     )*};
 }
 
+/// Every `table.column` of the inventory whose value contains `needle`: a residue scan for
+/// tests that prove a secret or an erased value is not stored anywhere.
+pub async fn columns_containing(store: &Store, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    for table in switchboard_core::inventory::TABLES {
+        if table.name.starts_with('_') {
+            continue;
+        }
+        for column in table.columns {
+            let sql = format!(
+                "SELECT COUNT(*) FROM {} WHERE CAST({} AS TEXT) LIKE $1",
+                table.name, column.name
+            );
+            let n: i64 = sqlx::query_scalar(&sql)
+                .bind(format!("%{needle}%"))
+                .fetch_one(&store.read)
+                .await
+                .unwrap_or_else(|e| panic!("scan {}.{}: {e}", table.name, column.name));
+            if n > 0 {
+                hits.push(format!("{}.{}", table.name, column.name));
+            }
+        }
+    }
+    hits
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -44,6 +44,20 @@ fn workspace_from(row: &AnyRow) -> Result<Workspace> {
     })
 }
 
+const MEMBER_SELECT: &str = "SELECT u.id, u.email, u.display_name, u.totp_enabled_at, m.role, m.created_at \
+     FROM memberships m JOIN users u ON u.id = m.user_id";
+
+fn member_from(r: &AnyRow) -> Result<Member> {
+    Ok(Member {
+        user_id: r.parsed("id")?,
+        email: r.text("email")?,
+        display_name: r.text("display_name")?,
+        role: role_from(r)?,
+        mfa_enabled: r.opt_int("totp_enabled_at")?.is_some(),
+        joined_at: r.time("created_at")?,
+    })
+}
+
 fn role_from(row: &AnyRow) -> Result<Role> {
     Role::parse(&row.text("role")?).map_err(|e| StoreError::Corrupt(e.message))
 }
@@ -149,6 +163,45 @@ impl Tx {
         Ok(())
     }
 
+    /// Renames the workspace; the slug stays, so links and scripts keep working.
+    pub async fn rename_workspace(
+        &mut self,
+        ws: WorkspaceId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let done = sqlx::query("UPDATE workspaces SET name = $2, updated_at = $3 WHERE id = $1")
+            .bind(ws.to_string())
+            .bind(name)
+            .bind(ms(now))
+            .execute(self.conn())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deactivates the workspace (its API tokens stop working at once); a conflict when it
+    /// already is.
+    pub async fn deactivate_workspace(&mut self, ws: WorkspaceId, now: Timestamp) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE workspaces SET status = 'deactivated', deactivated_at = $2, updated_at = $2 \
+             WHERE id = $1 AND status = 'active'",
+        )
+        .bind(ws.to_string())
+        .bind(ms(now))
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::conflict(
+                "already_deactivated",
+                "This workspace is already deactivated.",
+            ));
+        }
+        Ok(())
+    }
+
     pub async fn member_role(&mut self, ws: WorkspaceId, user: UserId) -> Result<Option<Role>> {
         let row =
             sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
@@ -230,26 +283,26 @@ impl Store {
     }
 
     pub async fn members(&self, ws: WorkspaceId) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT u.id, u.email, u.display_name, u.totp_enabled_at, m.role, m.created_at \
-             FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.workspace_id = $1 ORDER BY u.display_name, u.id",
-        )
+        let rows = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.workspace_id = $1 ORDER BY u.display_name, u.id"
+        ))
         .bind(ws.to_string())
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Member {
-                    user_id: r.parsed("id")?,
-                    email: r.text("email")?,
-                    display_name: r.text("display_name")?,
-                    role: role_from(r)?,
-                    mfa_enabled: r.opt_int("totp_enabled_at")?.is_some(),
-                    joined_at: r.time("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(member_from).collect()
+    }
+
+    /// One member of `ws`; not found when the user is not a member there.
+    pub async fn member(&self, ws: WorkspaceId, user: UserId) -> Result<Member> {
+        let row = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        member_from(&row)
     }
 
     /// Creates a workspace with its first owner in one transaction.

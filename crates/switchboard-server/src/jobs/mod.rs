@@ -5,6 +5,7 @@
 //! cannot mark the job done (the store checks `locked_by`), so a job whose worker died is
 //! taken again and finished by someone else.
 
+pub mod audit_sweep;
 pub mod email;
 
 use crate::state::AppState;
@@ -39,6 +40,7 @@ impl Registry {
     pub fn standard() -> Self {
         let mut registry = Self::default();
         registry.add(email::SendEmail);
+        registry.add(audit_sweep::AuditSweep);
         registry
     }
 

@@ -8,8 +8,16 @@
 //! The server's one integration-test binary: each test starts the real server on
 //! `127.0.0.1:0` with its own data directory and its own database, on each backend.
 
+mod audit;
+mod bad_input;
 mod harness;
 mod health;
+mod isolation;
 mod jobs;
+mod seed;
+mod tenancy_invitations;
+mod tenancy_members;
+mod tenancy_workspaces;
+mod tokens;
 
 pub use harness::TestApp;

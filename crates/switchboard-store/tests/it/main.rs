@@ -8,7 +8,9 @@
 //! The store's one integration-test binary. Every test runs on SQLite and on PostgreSQL
 //! (when `SWITCHBOARD_TEST_DATABASE_URL` is set) through `backend_tests!`.
 
+mod audit;
 mod inventory;
+mod invitations;
 mod workspaces;
 
 use switchboard_core::{ManualClock, Timestamp};

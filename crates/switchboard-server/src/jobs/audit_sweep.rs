@@ -1,0 +1,38 @@
+//! The audit-log sweep (kind `audit_sweep`): replaces the personal fields of entries older
+//! than `audit_anonymise_after` with random tokens, and deletes entries older than
+//! `audit_retention`. Idempotent, so running it twice or late does no harm.
+
+use super::{JobError, JobHandler};
+use crate::state::AppState;
+use switchboard_store::jobs::Job;
+
+pub const KIND: &str = "audit_sweep";
+
+pub struct AuditSweep;
+
+fn age(d: std::time::Duration) -> Result<time::Duration, JobError> {
+    time::Duration::try_from(d)
+        .map_err(|_| JobError::Permanent("audit period out of range".to_owned()))
+}
+
+#[async_trait::async_trait]
+impl JobHandler for AuditSweep {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, state: &AppState, _job: &Job) -> Result<(), JobError> {
+        let now = state.clock.now();
+        let store = &state.store;
+        let anonymised = store
+            .anonymise_audit_before(now - age(state.config.audit_anonymise_after)?, now)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let deleted = store
+            .delete_audit_before(now - age(state.config.audit_retention)?)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        tracing::info!(anonymised, deleted, "audit log swept");
+        Ok(())
+    }
+}

@@ -9,6 +9,7 @@
 //! (when `SWITCHBOARD_TEST_DATABASE_URL` is set) through `backend_tests!`.
 
 mod inventory;
+mod jobs;
 mod workspaces;
 
 use switchboard_core::{ManualClock, Timestamp};

@@ -1,11 +1,15 @@
 //! Background work: handlers for each job kind, and the worker that claims due jobs from the
-//! store's queue, runs them, and records success, a retry with backoff, or death.
+//! store's queue, runs them, and records success, a retry with backoff, or death. Each pass
+//! of the worker first enqueues the runs of recurring schedules that are due
+//! ([`schedules`]).
 //!
 //! Invariant: a job is done at most once per successful claim; a worker whose lease ran out
 //! cannot mark the job done (the store checks `locked_by`), so a job whose worker died is
 //! taken again and finished by someone else.
 
 pub mod email;
+pub mod schedules;
+pub mod sweeps;
 
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -39,6 +43,7 @@ impl Registry {
     pub fn standard() -> Self {
         let mut registry = Self::default();
         registry.add(email::SendEmail);
+        registry.add(sweeps::SessionSweep);
         registry
     }
 
@@ -69,9 +74,11 @@ impl Worker {
         }
     }
 
-    /// Runs the jobs due now, one batch; returns how many it ran.
+    /// Enqueues the due runs of recurring schedules, then runs the jobs due now, one batch;
+    /// returns how many jobs it ran.
     pub async fn run_due(&self) -> Result<usize, crate::ApiError> {
         let now = self.state.clock.now();
+        self.state.store.enqueue_due_schedules(now).await?;
         let jobs = self
             .state
             .store

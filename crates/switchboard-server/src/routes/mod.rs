@@ -4,3 +4,4 @@
 
 pub mod health;
 pub mod home;
+pub mod jobs;

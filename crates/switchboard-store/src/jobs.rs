@@ -460,6 +460,15 @@ impl crate::Store {
     /// enqueue a run twice. Runs missed while nothing was running collapse into one.
     /// Returns the jobs enqueued.
     pub async fn enqueue_due_schedules(&self, now: Timestamp) -> Result<Vec<JobId>> {
+        // Every worker pass asks; most find nothing due. Look on a reader first so those
+        // passes leave the writer (on SQLite, the one write connection) alone.
+        let any_due = sqlx::query("SELECT name FROM job_schedules WHERE next_run_at <= $1 LIMIT 1")
+            .bind(ms(now))
+            .fetch_optional(&self.read)
+            .await?;
+        if any_due.is_none() {
+            return Ok(Vec::new());
+        }
         let lock = match self.backend {
             crate::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             crate::Backend::Sqlite => "",

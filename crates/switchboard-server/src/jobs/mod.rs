@@ -137,27 +137,28 @@ impl Worker {
         };
         let now = self.state.clock.now();
         let store = &self.state.store;
-        let label = match &outcome {
-            Ok(()) => {
-                store.complete_job(job.id, &self.id, now).await?;
-                "done"
-            }
+        let (label, recorded) = match &outcome {
+            Ok(()) => ("done", store.complete_job(job.id, &self.id, now).await?),
             Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
                 let retry_at = now + backoff(job.attempts);
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
-                store
+                let recorded = store
                     .fail_job(job.id, &self.id, e, Some(retry_at), now)
                     .await?;
-                "retry"
+                ("retry", recorded)
             }
             Err(e) => {
                 tracing::error!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job is dead");
-                store
+                let recorded = store
                     .fail_job(job.id, &self.id, &e.to_string(), None, now)
                     .await?;
-                "dead"
+                ("dead", recorded)
             }
         };
+        if !recorded {
+            // The lease ran out mid-run and another worker took the job: its outcome counts.
+            tracing::warn!(job = %job.id, kind = %job.kind, worker = %self.id, "job outlived its lease; outcome discarded");
+        }
         self.state
             .metrics
             .jobs
@@ -168,6 +169,17 @@ impl Worker {
             .inc();
         Ok(())
     }
+}
+
+/// Registers the standard schedules and starts a worker with every standard handler; it
+/// runs until `shutdown` turns true, finishing the job in hand. `serve` calls this once.
+pub async fn start(
+    state: &AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, switchboard_store::StoreError> {
+    schedules::register_standard(state).await?;
+    let worker = Worker::new(state.clone(), Registry::standard());
+    Ok(tokio::spawn(worker.run_forever(shutdown)))
 }
 
 /// Exponential backoff with full jitter: up to 2^attempt seconds (capped at an hour), at

@@ -26,6 +26,7 @@ app_tests!(
     session_sweep_runs_hourly_from_its_schedule,
     stopped_worker_finishes_its_job_and_leaves_nothing_running,
     queue_depth_is_a_metric,
+    started_workers_register_the_standard_schedules_and_run_them,
 );
 
 fn email() -> Email {
@@ -489,4 +490,36 @@ async fn queue_depth_is_a_metric(app: TestApp) {
         text.contains("switchboard_jobs_queued{state=\"pending\"} 1"),
         "{text}"
     );
+}
+
+async fn started_workers_register_the_standard_schedules_and_run_them(app: TestApp) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = switchboard_server::jobs::start(&app.state, stopped)
+        .await
+        .unwrap();
+    let names: Vec<String> = app
+        .store
+        .schedules()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["audit_sweep", "session_sweep"]);
+    // The real loop picks up the first run of each; wait for the sweep (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let done = app.store.instance_jobs(JobState::Done, 10).await.unwrap();
+        if done.iter().any(|j| j.kind == "session_sweep") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the sweep never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), worker)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.store.queue_depth().await.unwrap().running, 0);
 }

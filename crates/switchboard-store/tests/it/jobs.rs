@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use switchboard_core::{EmailAddress, JobId, Timestamp, WorkspaceId, WorkspaceSlug};
 use switchboard_store::jobs::{JobState, NewJob};
 use switchboard_store::users::NewUser;
-use switchboard_store::{Store, backend_tests};
+use switchboard_store::{Backend, Store, backend_tests};
 use time::Duration;
 
 backend_tests!(
@@ -387,4 +387,115 @@ async fn old_done_jobs_are_deleted(store: Store) {
     assert_eq!(store.delete_done_jobs(cutoff).await.unwrap(), 1);
     assert!(store.instance_job(old).await.is_err());
     assert!(store.instance_job(recent).await.is_ok());
+}
+
+/// Two processes (two stores, each with its own writer connection) on one SQLite file: the
+/// CLI beside a running server. Enqueues and claims from both must all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sqlite_processes_enqueue_and_claim_without_busy_errors() {
+    let db = switchboard_store::testing::TestDb::sqlite().await;
+    let other = Store::open(&db.url).await.unwrap();
+    // A schedule due every second: both processes read it, then write, in one transaction.
+    db.store
+        .upsert_schedule("tick", "tick", Duration::seconds(1), t0())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for (n, store) in [db.store.clone(), other.clone()].into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let worker = format!("process-{n}");
+            for i in 0..200 {
+                let mut tx = store.begin().await.unwrap();
+                tx.enqueue(job("x"), t0()).await.unwrap();
+                tx.commit().await.unwrap();
+                if i % 2 == 0 {
+                    for j in store.claim_jobs(&worker, t0(), LEASE, 3).await.unwrap() {
+                        assert!(store.complete_job(j.id, &worker, t0()).await.unwrap());
+                    }
+                }
+                store
+                    .enqueue_due_schedules(t0() + Duration::seconds(i))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    other.close().await;
+}
+
+/// A process claims a job and is killed before finishing it (its connections simply go
+/// away). After a restart, the new process takes the job once the lease has run out and
+/// finishes it; the dead process's claim counts for nothing.
+async fn killed_process_job_is_done_exactly_once_after_restart(backend: Backend) {
+    let Some(db) =
+        switchboard_store::testing::TestDb::new(backend, "killed_process_job_is_done").await
+    else {
+        return;
+    };
+    let first = Store::open(&db.url).await.unwrap();
+    let id = enqueue(&first, job("charge")).await.unwrap();
+    let claimed = first
+        .claim_jobs("process-1", t0(), LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    first.close().await; // killed mid-job
+
+    let restarted = Store::open(&db.url).await.unwrap();
+    // Restarted straight away: the lease still holds, so the job is not run twice at once.
+    let soon = t0() + Duration::seconds(10);
+    assert!(
+        restarted
+            .claim_jobs("process-2", soon, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let after = t0() + LEASE;
+    let again = restarted
+        .claim_jobs("process-2", after, LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), [id]);
+    assert!(
+        restarted
+            .complete_job(id, "process-2", after)
+            .await
+            .unwrap()
+    );
+    // Nothing left to do, however long we wait; and the old claim cannot finish it again.
+    let much_later = after + Duration::days(1);
+    assert!(
+        restarted
+            .claim_jobs("process-3", much_later, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !restarted
+            .complete_job(id, "process-1", much_later)
+            .await
+            .unwrap()
+    );
+    let done = restarted.instance_job(id).await.unwrap();
+    assert_eq!((done.state, done.attempts), (JobState::Done, 2));
+    restarted.close().await;
+}
+
+mod killed_process_job_is_done_exactly_once_after_restart {
+    use switchboard_store::Backend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::killed_process_job_is_done_exactly_once_after_restart(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::killed_process_job_is_done_exactly_once_after_restart(Backend::Postgres).await;
+    }
 }

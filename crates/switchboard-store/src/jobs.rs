@@ -8,7 +8,8 @@
 //!   connection on SQLite), and only the holder named in `locked_by` can finish it;
 //! - a schedule's run is enqueued and its `next_run_at` advanced in one transaction, with a
 //!   dedupe key naming the run, so two processes never enqueue the same run twice;
-//! - payloads may hold personal data: listings for people ([`JobSummary`]) leave them out.
+//! - payloads may hold personal data and single-use links: listings for people
+//!   ([`JobSummary`]) leave them out, and a job that is done keeps none.
 
 use crate::row::{RowExt, ms};
 use crate::{Result, StoreError, Tx};
@@ -128,10 +129,11 @@ impl crate::Store {
         rows.iter().map(job_from).collect()
     }
 
-    /// Marks a job done, if `worker` still holds it. Returns whether it did.
+    /// Marks a job done, if `worker` still holds it. Returns whether it did. The payload is
+    /// emptied: a sent email's reset link or invitation token must not outlive its use.
     pub async fn complete_job(&self, id: JobId, worker: &str, now: Timestamp) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'done', finished_at = $3, updated_at = $3, lease_expires_at = NULL, dedupe_key = NULL, \
+            "UPDATE jobs SET state = 'done', payload = '{}', finished_at = $3, updated_at = $3, lease_expires_at = NULL, dedupe_key = NULL, \
              last_error = NULL WHERE id = $1 AND locked_by = $2 AND state = 'running'",
         )
         .bind(id.to_string())

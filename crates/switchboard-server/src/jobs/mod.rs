@@ -70,7 +70,9 @@ impl Worker {
             registry,
             lease: time::Duration::try_from(state.config.job_lease)
                 .unwrap_or(time::Duration::minutes(5)),
-            batch: 16,
+            // One job per claim: every job starts well inside its lease, however long the
+            // ones before it took, so a slow batch can never let a second worker in.
+            batch: 1,
         }
     }
 
@@ -121,15 +123,27 @@ impl Worker {
             if ran == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
-                    _ = shutdown.changed() => {}
+                    changed = shutdown.changed() => {
+                        // A dropped sender can never say "go on": stop rather than spin.
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
         }
     }
 
     async fn run_one(&self, job: &Job) -> Result<(), crate::ApiError> {
+        // A handler still running when its lease ends would overlap the worker that takes
+        // the job next; stop it first and count the attempt as failed.
+        let limit = self.state.config.job_lease.mul_f64(0.8);
         let outcome = match self.registry.0.get(job.kind.as_str()) {
-            Some(handler) => handler.run(&self.state, job).await,
+            Some(handler) => tokio::time::timeout(limit, handler.run(&self.state, job))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(JobError::Retry("timed out before its lease ended".into()))
+                }),
             None => Err(JobError::Permanent(format!(
                 "no handler for job kind {}",
                 job.kind

@@ -271,6 +271,21 @@ async fn job_listing_is_for_admins_of_the_workspace_only(app: TestApp) {
     // Unauthenticated: 401.
     let r = app.api().get(app.at("/api/v1/jobs")).send().await.unwrap();
     assert_eq!(r.status(), 401);
+    // Both endpoints are in the OpenAPI document.
+    let doc: Value = app
+        .api()
+        .get(app.at("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["paths"]["/api/v1/jobs"]["get"].is_object(), "{doc}");
+    assert!(
+        doc["paths"]["/api/v1/jobs/{id}/retry"]["post"].is_object(),
+        "{doc}"
+    );
 }
 
 async fn admins_retry_dead_jobs_from_the_settings_page(app: TestApp) {

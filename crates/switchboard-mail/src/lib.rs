@@ -66,6 +66,9 @@ use secrecy::SecretString;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The sender when the configuration names none.
+pub const DEFAULT_FROM: &str = "Switchboard <switchboard@localhost>";
+
 /// The mailer the configuration asks for: SMTP when `smtp_url` is set, else a file outbox in
 /// `<data_dir>/outbox`. `from` is the sender (`Switchboard <noreply@example.com>`).
 pub fn mailer_from_config(

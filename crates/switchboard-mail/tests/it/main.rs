@@ -109,3 +109,14 @@ async fn without_an_smtp_url_mail_goes_to_the_file_outbox() {
     mailer.send(&email("via smtp")).await.unwrap();
     assert_eq!(sink.messages().unwrap(), vec![email("via smtp")]);
 }
+
+#[tokio::test]
+async fn starttls_is_never_skipped_when_the_server_lacks_it() {
+    // The sink offers no STARTTLS: a mailer told to require it must not fall back to plain.
+    let sink = SmtpSink::start().await.unwrap();
+    let url = format!("smtp+starttls://user:secret@{}", sink.addr());
+    let err = mailer(&url).send(&email("hi")).await.unwrap_err();
+    assert!(!err.to_string().contains("secret"), "{err}");
+    assert!(sink.received().is_empty());
+    assert!(sink.messages().unwrap().is_empty());
+}

@@ -35,6 +35,8 @@ async fn enqueue_for(
     let payload = serde_json::to_value(email).unwrap_or_default();
     let mut job = NewJob::new(KIND, payload, now);
     job.workspace_id = ws;
+    // Twelve attempts ride out a mail server that is down for a few hours.
+    job.max_attempts = 12;
     tx.enqueue(job, now).await?;
     Ok(())
 }

@@ -196,28 +196,37 @@ pub async fn start(
     Ok(tokio::spawn(worker.run_forever(shutdown)))
 }
 
-/// Exponential backoff with full jitter: up to 2^attempt seconds (capped at an hour), at
-/// least one second.
+/// The ceiling of the wait after failed attempt `attempt`: 20 s, 40 s, 80 s, ... up to an
+/// hour.
+fn backoff_cap(attempt: i64) -> i64 {
+    let exp = attempt.clamp(1, 12) as u32;
+    (10 * 2i64.pow(exp)).min(3600)
+}
+
+/// Exponential backoff with "equal" jitter: between half and all of [`backoff_cap`]. The
+/// floor makes each wait longer than the last, so eight attempts span about half an hour
+/// (a mail server restart, a platform hiccup) rather than seconds; the jitter keeps many jobs
+/// that failed together from retrying in lockstep.
 pub fn backoff(attempt: i64) -> time::Duration {
     use rand::Rng;
-    let exp = attempt.clamp(0, 12) as u32;
-    let cap = 2i64.pow(exp).min(3600);
-    let secs = rand::thread_rng().gen_range(1..=cap.max(1));
+    let cap = backoff_cap(attempt);
+    let secs = rand::thread_rng().gen_range(cap / 2..=cap);
     time::Duration::seconds(secs)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::{backoff, backoff_cap};
 
     #[test]
     fn backoff_grows_and_is_capped() {
         for attempt in 0..30 {
             let d = backoff(attempt).whole_seconds();
-            assert!(
-                d >= 1 && d <= 2i64.pow(attempt.clamp(0, 12) as u32).min(3600),
-                "{attempt}: {d}"
-            );
+            let cap = backoff_cap(attempt);
+            assert!(d >= cap / 2 && d <= cap && d <= 3600, "{attempt}: {d}");
         }
+        assert_eq!(backoff_cap(1), 20);
+        assert!(backoff(2).whole_seconds() >= backoff_cap(1));
+        assert_eq!(backoff_cap(40), 3600);
     }
 }

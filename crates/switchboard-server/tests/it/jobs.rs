@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 app_tests!(
     queued_email_is_sent_once_when_jobs_run,
     transient_smtp_refusal_is_retried_with_backoff_then_delivered,
+    mail_that_keeps_failing_dies_after_its_last_attempt,
     permanent_smtp_refusal_goes_dead_and_admins_see_and_retry_it,
     job_listing_is_for_admins_of_the_workspace_only,
     admins_retry_dead_jobs_from_the_settings_page,
@@ -145,9 +146,12 @@ async fn transient_smtp_refusal_is_retried_with_backoff_then_delivered(app: Test
             job.last_error.as_deref().unwrap().contains("451"),
             "{job:?}"
         );
-        // Backoff with jitter: later than now, at most 2^attempt seconds later.
-        assert!(job.run_at > app.clock.now() && job.run_at > last_run_at);
-        assert!(job.run_at <= app.clock.now() + Duration::seconds(1 << attempt));
+        // Exponential backoff with jitter: between 10·2^(n-1) and 10·2^n seconds after
+        // attempt n, so each wait is longer than the last.
+        let wait = job.run_at - app.clock.now();
+        assert!(wait >= Duration::seconds(10 << (attempt - 1)), "{wait}");
+        assert!(wait <= Duration::seconds(10 << attempt), "{wait}");
+        assert!(job.run_at > last_run_at);
         last_run_at = job.run_at;
         // Not due yet: nothing runs until the clock reaches the retry time.
         assert_eq!(app.drain_jobs().await, 0);
@@ -161,6 +165,33 @@ async fn transient_smtp_refusal_is_retried_with_backoff_then_delivered(app: Test
     assert_eq!(app.outbox.messages().unwrap(), vec![email()]);
     let depth = app.store.queue_depth().await.unwrap();
     assert_eq!((depth.pending, depth.running, depth.dead), (0, 0, 0));
+}
+
+async fn mail_that_keeps_failing_dies_after_its_last_attempt(app: TestApp) {
+    app.outbox.set_mode(SinkMode::Transient);
+    queue(&app, None).await;
+    let mut attempts = 0;
+    while let Some(job) = app
+        .store
+        .instance_jobs(JobState::Pending, 1)
+        .await
+        .unwrap()
+        .first()
+    {
+        app.clock.set(job.run_at);
+        assert_eq!(app.drain_jobs().await, 1);
+        attempts += 1;
+        assert!(attempts <= 12, "never gave up");
+    }
+    let dead = &app.store.instance_jobs(JobState::Dead, 1).await.unwrap()[0];
+    assert_eq!((attempts, dead.attempts, dead.max_attempts), (12, 12, 12));
+    assert_eq!(app.outbox.refused(), 12);
+    // About four hours of trying, at least: a restart or outage of the mail server is ridden out.
+    assert!(
+        app.clock.now() - t0() > Duration::hours(3),
+        "{}",
+        app.clock.now() - t0()
+    );
 }
 
 async fn permanent_smtp_refusal_goes_dead_and_admins_see_and_retry_it(app: TestApp) {

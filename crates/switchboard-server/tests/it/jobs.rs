@@ -186,11 +186,11 @@ async fn mail_that_keeps_failing_dies_after_its_last_attempt(app: TestApp) {
     let dead = &app.store.instance_jobs(JobState::Dead, 1).await.unwrap()[0];
     assert_eq!((attempts, dead.attempts, dead.max_attempts), (12, 12, 12));
     assert_eq!(app.outbox.refused(), 12);
-    // About four hours of trying, at least: a restart or outage of the mail server is ridden out.
+    // Two to four and a half hours of trying: a mail server's restart or outage is ridden out.
+    let spent = app.clock.now() - t0();
     assert!(
-        app.clock.now() - t0() > Duration::hours(3),
-        "{}",
-        app.clock.now() - t0()
+        spent > Duration::hours(2) && spent < Duration::hours(5),
+        "{spent}"
     );
 }
 

@@ -142,10 +142,23 @@ impl Mailer for SmtpMailer {
             Ok(_) => Ok(()),
             // 5xx: the server will never take this message; retrying only repeats the answer.
             // A client error (an address this server cannot carry) is as final.
-            Err(e) if e.is_permanent() || e.is_client() => Err(MailError::Rejected(e.to_string())),
+            Err(e) if e.is_permanent() || e.is_client() => Err(MailError::Rejected(describe(&e))),
             // 4xx, timeouts, refused connections, TLS hiccups: worth another attempt.
-            Err(e) => Err(MailError::Transport(e.to_string())),
+            Err(e) => Err(MailError::Transport(describe(&e))),
         }
+    }
+}
+
+/// What went wrong, without the server's own words: replies often quote the recipient
+/// (`550 <ada@example.com>: user unknown`), and these messages reach logs and the job's
+/// `last_error`, where personal data must not land.
+fn describe(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) if e.is_permanent() => format!("the SMTP server refused the message ({code})"),
+        Some(code) => format!("the SMTP server deferred the message ({code})"),
+        None if e.is_response() => "the SMTP server sent an unreadable reply".to_owned(),
+        // Connection, TLS and client errors carry no message content.
+        None => e.to_string(),
     }
 }
 

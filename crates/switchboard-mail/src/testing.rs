@@ -181,7 +181,7 @@ where
                     }
                     SinkMode::Permanent => {
                         lock().refused += 1;
-                        b"550 5.1.1 no such mailbox here\r\n"
+                        b"550 5.1.1 <recipient>: no such mailbox here\r\n"
                     }
                 }
             }

@@ -185,15 +185,27 @@ impl Worker {
     }
 }
 
-/// Registers the standard schedules and starts a worker with every standard handler; it
-/// runs until `shutdown` turns true, finishing the job in hand. `serve` calls this once.
+/// Registers the standard schedules and starts `job_workers` workers with every standard
+/// handler, so one slow job (a mail server that hangs) does not hold up the rest. They run
+/// until `shutdown` turns true, each finishing the job in hand; the handle completes when
+/// all have stopped. `serve` calls this once.
 pub async fn start(
     state: &AppState,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, switchboard_store::StoreError> {
     schedules::register_standard(state).await?;
-    let worker = Worker::new(state.clone(), Registry::standard());
-    Ok(tokio::spawn(worker.run_forever(shutdown)))
+    let registry = Registry::standard();
+    let workers: Vec<_> = (0..state.config.job_workers.max(1))
+        .map(|_| {
+            let worker = Worker::new(state.clone(), registry.clone());
+            tokio::spawn(worker.run_forever(shutdown.clone()))
+        })
+        .collect();
+    Ok(tokio::spawn(async move {
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }))
 }
 
 /// The ceiling of the wait after failed attempt `attempt`: 20 s, 40 s, 80 s, ... up to an

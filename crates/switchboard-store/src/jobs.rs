@@ -260,6 +260,20 @@ fn summary_from(row: &AnyRow) -> Result<JobSummary> {
     })
 }
 
+fn depth_from(rows: &[AnyRow]) -> Result<QueueDepth> {
+    let mut depth = QueueDepth::default();
+    for row in rows {
+        let n = row.int("n")?;
+        match JobState::parse(&row.text("state")?) {
+            Some(JobState::Pending) => depth.pending = n,
+            Some(JobState::Running) => depth.running = n,
+            Some(JobState::Dead) => depth.dead = n,
+            Some(JobState::Done) | None => {}
+        }
+    }
+    Ok(depth)
+}
+
 /// How many jobs are in each state that is not `done` (the queue-depth gauge).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
@@ -359,17 +373,19 @@ impl crate::Store {
         )
         .fetch_all(&self.read)
         .await?;
-        let mut depth = QueueDepth::default();
-        for row in &rows {
-            let n = row.int("n")?;
-            match JobState::parse(&row.text("state")?) {
-                Some(JobState::Pending) => depth.pending = n,
-                Some(JobState::Running) => depth.running = n,
-                Some(JobState::Dead) => depth.dead = n,
-                Some(JobState::Done) | None => {}
-            }
-        }
-        Ok(depth)
+        depth_from(&rows)
+    }
+
+    /// Jobs waiting, running and dead in one workspace.
+    pub async fn queue_depth_in(&self, ws: WorkspaceId) -> Result<QueueDepth> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM jobs WHERE workspace_id = $1 AND state <> 'done' \
+             GROUP BY state",
+        )
+        .bind(ws.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        depth_from(&rows)
     }
 
     /// One job's summary, if it belongs to `ws`.

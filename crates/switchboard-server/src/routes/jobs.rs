@@ -193,8 +193,8 @@ struct JobsPage {
     nav: Option<Nav>,
     section: &'static str,
     dead: Vec<JobView>,
-    pending: usize,
-    running: usize,
+    pending: i64,
+    running: i64,
 }
 
 /// The active workspace, if the user administers it.
@@ -216,20 +216,13 @@ async fn jobs_page(
     let ws = admin_workspace(&nav)?;
     let store = &state.store;
     let dead = store.jobs_in(ws, JobState::Dead, LIST_LIMIT).await?;
-    let pending = store
-        .jobs_in(ws, JobState::Pending, LIST_LIMIT)
-        .await?
-        .len();
-    let running = store
-        .jobs_in(ws, JobState::Running, LIST_LIMIT)
-        .await?
-        .len();
+    let depth = store.queue_depth_in(ws).await?;
     Ok(render(&JobsPage {
         nav: Some(nav),
         section: "jobs",
         dead: dead.into_iter().map(JobView::from).collect(),
-        pending,
-        running,
+        pending: depth.pending,
+        running: depth.running,
     }))
 }
 

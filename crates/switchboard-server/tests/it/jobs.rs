@@ -373,6 +373,7 @@ async fn admins_retry_dead_jobs_from_the_settings_page(app: TestApp) {
         "{html}"
     );
     assert!(!html.contains("ada@example.com"));
+    assert!(html.contains("0 waiting, 0 running"), "{html}");
 
     // Without the CSRF token the form is refused.
     let retry_url = app.at(&format!("/settings/jobs/{id}/retry"));

@@ -4,8 +4,8 @@
 //! mail with a 4xx (try later) or 5xx (never) answer.
 //!
 //! Written here rather than taken from a crate: `mailin-embedded`, the maintained choice, runs
-//! its own OS threads and has no tokio API, and a sink that a test steers (refuse now, accept
-//! later) and reads back is under two hundred lines.
+//! its own OS threads with a blocking handler API, while tests here need a sink they steer
+//! from async code (refuse now, accept later) on their own runtime; the protocol part is small.
 
 use crate::{Email, MailError};
 use base64::Engine;

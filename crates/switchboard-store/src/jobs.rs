@@ -95,8 +95,8 @@ fn job_from(row: &AnyRow) -> Result<Job> {
 }
 
 impl crate::Store {
-    /// Claims up to `limit` jobs that are due, or whose previous worker's lease ran out,
-    /// for `worker` until `now + lease`. On PostgreSQL concurrent claimers skip each other's
+    /// Claims up to `limit` jobs that are due, or whose previous worker's lease ran out with
+    /// attempts left, for `worker` until `now + lease`. On PostgreSQL concurrent claimers skip each other's
     /// rows (`FOR UPDATE SKIP LOCKED`); on SQLite the single writer connection serialises
     /// claims, which gives the same guarantee.
     pub async fn claim_jobs(
@@ -115,7 +115,7 @@ impl crate::Store {
              locked_by = $3, updated_at = $1 \
              WHERE id IN (SELECT id FROM jobs \
                  WHERE (state = 'pending' AND run_at <= $1) \
-                    OR (state = 'running' AND lease_expires_at <= $1) \
+                    OR (state = 'running' AND lease_expires_at <= $1 AND attempts < max_attempts) \
                  ORDER BY run_at, id LIMIT $4 {lock}) \
              RETURNING id, kind, payload, workspace_id, attempts, max_attempts"
         );
@@ -355,6 +355,22 @@ impl crate::Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         summary_from(&row)
+    }
+
+    /// Marks dead the jobs whose worker vanished during their last attempt (the lease ran
+    /// out with no attempts left), so a job that kills its worker every time stops being
+    /// taken up again and shows among the dead. Returns how many.
+    pub async fn bury_abandoned_jobs(&self, now: Timestamp) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'dead', dedupe_key = NULL, lease_expires_at = NULL, \
+             finished_at = $1, updated_at = $1, \
+             last_error = 'the worker stopped during the last attempt' \
+             WHERE state = 'running' AND lease_expires_at <= $1 AND attempts >= max_attempts",
+        )
+        .bind(ms(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Deletes jobs that finished successfully before `cutoff`; returns how many.

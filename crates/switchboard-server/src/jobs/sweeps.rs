@@ -1,7 +1,8 @@
 //! `session_sweep`: the hourly clean-up of rows whose purpose has passed, so credentials and
 //! personal data do not linger: stale sessions, old login-throttle counters, used or expired
 //! password-reset links, invitations that ended more than 30 days ago, and jobs that finished
-//! more than 14 days ago (their payloads may hold personal data).
+//! more than 14 days ago; and it marks dead the jobs whose worker vanished on their last
+//! attempt.
 
 use super::{JobError, JobHandler};
 use crate::state::AppState;
@@ -47,12 +48,14 @@ impl JobHandler for SessionSweep {
             .delete_done_jobs(now - DONE_JOB_KEEP)
             .await
             .map_err(retry)?;
+        let abandoned = store.bury_abandoned_jobs(now).await.map_err(retry)?;
         tracing::info!(
             sessions,
             throttles,
             resets,
             invitations,
             jobs,
+            abandoned,
             "session sweep removed stale rows"
         );
         Ok(())

@@ -22,6 +22,7 @@ backend_tests!(
     schedule_enqueues_each_run_once_and_advances,
     dead_jobs_are_listed_and_retried_per_workspace,
     old_done_jobs_are_deleted,
+    job_that_outlives_its_last_lease_is_buried_not_retaken,
 );
 
 const LEASE: Duration = Duration::minutes(5);
@@ -498,4 +499,34 @@ mod killed_process_job_is_done_exactly_once_after_restart {
     async fn postgres() {
         super::killed_process_job_is_done_exactly_once_after_restart(Backend::Postgres).await;
     }
+}
+
+async fn job_that_outlives_its_last_lease_is_buried_not_retaken(store: Store) {
+    // A job that kills its worker every time: the lease keeps running out.
+    let mut new = job("poison");
+    new.max_attempts = 2;
+    let id = enqueue(&store, new).await.unwrap();
+    let mut now = t0();
+    for _ in 0..2 {
+        assert_eq!(store.claim_jobs("w", now, LEASE, 1).await.unwrap().len(), 1);
+        now += LEASE;
+    }
+    // Its attempts are spent: nobody takes it again...
+    assert!(
+        store
+            .claim_jobs("w", now, LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.instance_job(id).await.unwrap().state,
+        JobState::Running
+    );
+    // ...and the sweep lays it among the dead, where admins see it.
+    assert_eq!(store.bury_abandoned_jobs(now).await.unwrap(), 1);
+    let dead = store.instance_job(id).await.unwrap();
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 2));
+    assert!(dead.last_error.unwrap().contains("worker stopped"));
+    assert_eq!(store.bury_abandoned_jobs(now).await.unwrap(), 0);
 }

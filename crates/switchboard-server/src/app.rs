@@ -30,6 +30,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::invitations::api_router())
         .merge(routes::tokens::api_router())
         .merge(routes::audit::api_router())
+        .merge(routes::jobs::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -53,6 +54,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::invitations::web_router())
         .merge(routes::tokens::web_router())
         .merge(routes::audit::web_router())
+        .merge(routes::jobs::web_router())
         .route("/assets/{name}", get(crate::web::asset))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub job_lease: Duration,
     /// How often an idle worker looks for due jobs.
     pub job_poll_interval: Duration,
+    /// How many jobs this process runs at once (each worker runs one at a time).
+    pub job_workers: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
 }
@@ -41,6 +43,7 @@ impl ServerConfig {
             max_body_bytes: 1024 * 1024,
             job_lease: Duration::from_secs(5 * 60),
             job_poll_interval: Duration::from_secs(1),
+            job_workers: 2,
             trust_proxy_headers: false,
         }
     }

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::fmt;
 use std::sync::Mutex;
@@ -25,11 +26,18 @@ pub struct JobLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub http_requests: Family<HttpLabels, Counter>,
     pub sign_ins: Family<OutcomeLabels, Counter>,
     pub jobs: Family<JobLabels, Counter>,
+    /// Jobs pending, running and dead across the instance, refreshed on each scrape.
+    pub jobs_queued: Family<StateLabels, Gauge>,
 }
 
 impl fmt::Debug for Metrics {
@@ -61,11 +69,18 @@ impl Metrics {
             "Background jobs run, by kind and outcome",
             jobs.clone(),
         );
+        let jobs_queued = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "jobs_queued",
+            "Background jobs not done, by state (pending, running, dead)",
+            jobs_queued.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_requests,
             sign_ins,
             jobs,
+            jobs_queued,
         }
     }
 
@@ -75,6 +90,21 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    /// Sets the queue-depth gauge.
+    pub fn set_queue_depth(&self, depth: switchboard_store::jobs::QueueDepth) {
+        for (state, n) in [
+            ("pending", depth.pending),
+            ("running", depth.running),
+            ("dead", depth.dead),
+        ] {
+            self.jobs_queued
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(n);
+        }
     }
 
     /// Lets other parts register their own metrics.

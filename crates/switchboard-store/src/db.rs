@@ -141,9 +141,16 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken
+    /// (waiting up to the busy timeout) before the first read, so a transaction that reads
+    /// and then writes cannot fail with a busy snapshot, even beside another process (the
+    /// CLI next to `serve`) that has its own writer connection.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx(self.write.begin().await?))
+        let tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        };
+        Ok(Tx(tx))
     }
 
     /// Closes every connection (graceful shutdown).

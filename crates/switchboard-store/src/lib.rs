@@ -9,8 +9,9 @@
 //! Invariants:
 //! - every method that reads or writes tenant data takes a `WorkspaceId` first, and filters
 //!   by it in SQL, so a caller cannot reach another workspace's rows by id;
-//! - on SQLite all writes go through one connection, so a transaction that reads and then
-//!   writes can never fail with a busy snapshot;
+//! - on SQLite all writes go through one connection per process, and write transactions
+//!   begin `IMMEDIATE`, so a transaction that reads and then writes can never fail with a
+//!   busy snapshot, even beside another process on the same file;
 //! - work that must follow a change (a job) is written in the same transaction as the change.
 
 mod db;

@@ -1,5 +1,7 @@
 //! Background work: handlers for each job kind, and the worker that claims due jobs from the
-//! store's queue, runs them, and records success, a retry with backoff, or death.
+//! store's queue, runs them, and records success, a retry with backoff, or death. Each pass
+//! of the worker first enqueues the runs of recurring schedules that are due
+//! ([`schedules`]).
 //!
 //! Invariant: a job is done at most once per successful claim; a worker whose lease ran out
 //! cannot mark the job done (the store checks `locked_by`), so a job whose worker died is
@@ -7,6 +9,8 @@
 
 pub mod audit_sweep;
 pub mod email;
+pub mod schedules;
+pub mod sweeps;
 
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -41,6 +45,7 @@ impl Registry {
         let mut registry = Self::default();
         registry.add(email::SendEmail);
         registry.add(audit_sweep::AuditSweep);
+        registry.add(sweeps::SessionSweep);
         registry
     }
 
@@ -67,13 +72,17 @@ impl Worker {
             registry,
             lease: time::Duration::try_from(state.config.job_lease)
                 .unwrap_or(time::Duration::minutes(5)),
-            batch: 16,
+            // One job per claim: every job starts well inside its lease, however long the
+            // ones before it took, so a slow batch can never let a second worker in.
+            batch: 1,
         }
     }
 
-    /// Runs the jobs due now, one batch; returns how many it ran.
+    /// Enqueues the due runs of recurring schedules, then runs the jobs due now, one batch;
+    /// returns how many jobs it ran.
     pub async fn run_due(&self) -> Result<usize, crate::ApiError> {
         let now = self.state.clock.now();
+        self.state.store.enqueue_due_schedules(now).await?;
         let jobs = self
             .state
             .store
@@ -116,15 +125,27 @@ impl Worker {
             if ran == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
-                    _ = shutdown.changed() => {}
+                    changed = shutdown.changed() => {
+                        // A dropped sender can never say "go on": stop rather than spin.
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
         }
     }
 
     async fn run_one(&self, job: &Job) -> Result<(), crate::ApiError> {
+        // A handler still running when its lease ends would overlap the worker that takes
+        // the job next; stop it first and count the attempt as failed.
+        let limit = self.state.config.job_lease.mul_f64(0.8);
         let outcome = match self.registry.0.get(job.kind.as_str()) {
-            Some(handler) => handler.run(&self.state, job).await,
+            Some(handler) => tokio::time::timeout(limit, handler.run(&self.state, job))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(JobError::Retry("timed out before its lease ended".into()))
+                }),
             None => Err(JobError::Permanent(format!(
                 "no handler for job kind {}",
                 job.kind
@@ -132,27 +153,28 @@ impl Worker {
         };
         let now = self.state.clock.now();
         let store = &self.state.store;
-        let label = match &outcome {
-            Ok(()) => {
-                store.complete_job(job.id, &self.id, now).await?;
-                "done"
-            }
+        let (label, recorded) = match &outcome {
+            Ok(()) => ("done", store.complete_job(job.id, &self.id, now).await?),
             Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
                 let retry_at = now + backoff(job.attempts);
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
-                store
+                let recorded = store
                     .fail_job(job.id, &self.id, e, Some(retry_at), now)
                     .await?;
-                "retry"
+                ("retry", recorded)
             }
             Err(e) => {
                 tracing::error!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job is dead");
-                store
+                let recorded = store
                     .fail_job(job.id, &self.id, &e.to_string(), None, now)
                     .await?;
-                "dead"
+                ("dead", recorded)
             }
         };
+        if !recorded {
+            // The lease ran out mid-run and another worker took the job: its outcome counts.
+            tracing::warn!(job = %job.id, kind = %job.kind, worker = %self.id, "job outlived its lease; outcome discarded");
+        }
         self.state
             .metrics
             .jobs
@@ -165,28 +187,60 @@ impl Worker {
     }
 }
 
-/// Exponential backoff with full jitter: up to 2^attempt seconds (capped at an hour), at
-/// least one second.
+/// Registers the standard schedules and starts `job_workers` workers with every standard
+/// handler, so one slow job (a mail server that hangs) does not hold up the rest. They run
+/// until `shutdown` turns true, each finishing the job in hand; the handle completes when
+/// all have stopped. `serve` calls this once.
+pub async fn start(
+    state: &AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, switchboard_store::StoreError> {
+    schedules::register_standard(state).await?;
+    let registry = Registry::standard();
+    let workers: Vec<_> = (0..state.config.job_workers.max(1))
+        .map(|_| {
+            let worker = Worker::new(state.clone(), registry.clone());
+            tokio::spawn(worker.run_forever(shutdown.clone()))
+        })
+        .collect();
+    Ok(tokio::spawn(async move {
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }))
+}
+
+/// The ceiling of the wait after failed attempt `attempt`: 20 s, 40 s, 80 s, ... up to an
+/// hour.
+fn backoff_cap(attempt: i64) -> i64 {
+    let exp = attempt.clamp(1, 12) as u32;
+    (10 * 2i64.pow(exp)).min(3600)
+}
+
+/// Exponential backoff with "equal" jitter: between half and all of [`backoff_cap`]. The
+/// floor makes each wait longer than the last, so eight attempts span about half an hour
+/// (a mail server restart, a platform hiccup) rather than seconds; the jitter keeps many jobs
+/// that failed together from retrying in lockstep.
 pub fn backoff(attempt: i64) -> time::Duration {
     use rand::Rng;
-    let exp = attempt.clamp(0, 12) as u32;
-    let cap = 2i64.pow(exp).min(3600);
-    let secs = rand::thread_rng().gen_range(1..=cap.max(1));
+    let cap = backoff_cap(attempt);
+    let secs = rand::thread_rng().gen_range(cap / 2..=cap);
     time::Duration::seconds(secs)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::{backoff, backoff_cap};
 
     #[test]
     fn backoff_grows_and_is_capped() {
         for attempt in 0..30 {
             let d = backoff(attempt).whole_seconds();
-            assert!(
-                d >= 1 && d <= 2i64.pow(attempt.clamp(0, 12) as u32).min(3600),
-                "{attempt}: {d}"
-            );
+            let cap = backoff_cap(attempt);
+            assert!(d >= cap / 2 && d <= cap && d <= 3600, "{attempt}: {d}");
         }
+        assert_eq!(backoff_cap(1), 20);
+        assert!(backoff(2).whole_seconds() >= backoff_cap(1));
+        assert_eq!(backoff_cap(40), 3600);
     }
 }

@@ -40,6 +40,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    // One grouped count per scrape keeps the queue-depth gauge current without a poller.
+    if let Ok(depth) = state.store.queue_depth().await {
+        state.metrics.set_queue_depth(depth);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -9,3 +9,4 @@ pub mod invitations;
 pub mod members;
 pub mod tokens;
 pub mod workspaces;
+pub mod jobs;

@@ -1,10 +1,12 @@
 //! `TestApp::spawn(backend)`: the real router served on an ephemeral port, a fresh database,
-//! a manual clock and an outbox to read mail from.
+//! a manual clock, and mail sent over real SMTP to a local sink that tests read.
 
+use secrecy::SecretString;
 use std::sync::Arc;
 use switchboard_core::{ManualClock, Timestamp};
 use switchboard_keys::MasterKey;
-use switchboard_mail::FileOutbox;
+use switchboard_mail::SmtpMailer;
+use switchboard_mail::testing::SmtpSink;
 use switchboard_server::{AppState, ServerConfig, build_router, serve};
 use switchboard_store::testing::TestDb;
 use switchboard_store::{Backend, Store};
@@ -13,7 +15,9 @@ pub struct TestApp {
     pub url: String,
     pub store: Store,
     pub clock: ManualClock,
-    pub outbox: FileOutbox,
+    /// The SMTP sink the server's mail goes to: `outbox.messages()` reads what was delivered,
+    /// `outbox.set_mode(..)` makes it refuse mail.
+    pub outbox: SmtpSink,
     pub state: AppState,
     pub data_dir: tempfile::TempDir,
     _db: TestDb,
@@ -32,14 +36,19 @@ impl TestApp {
         let db = TestDb::new(backend, test_name).await?;
         let data_dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(t0());
-        let outbox = FileOutbox::new(data_dir.path().join("outbox"));
+        let outbox = SmtpSink::start().await.unwrap();
+        let mailer = SmtpMailer::from_url(
+            &SecretString::from(outbox.url()),
+            "Switchboard <noreply@switchboard.test>",
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(
             db.store.clone(),
             Arc::new(clock.clone()),
             ServerConfig::new(url.clone()),
-            Arc::new(outbox.clone()),
+            Arc::new(mailer),
             MasterKey::generate(),
         );
         let router = build_router(state.clone());
@@ -77,13 +86,15 @@ impl TestApp {
 
     /// Runs every job that is due now (emails, sweeps) to completion.
     pub async fn drain_jobs(&self) -> usize {
+        self.worker().drain().await.unwrap()
+    }
+
+    /// A worker with every standard handler, on this app's state and clock.
+    pub fn worker(&self) -> switchboard_server::jobs::Worker {
         switchboard_server::jobs::Worker::new(
             self.state.clone(),
             switchboard_server::jobs::Registry::standard(),
         )
-        .drain()
-        .await
-        .unwrap()
     }
 
     pub fn at(&self, path: &str) -> String {

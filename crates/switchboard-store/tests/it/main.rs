@@ -11,6 +11,7 @@
 mod audit;
 mod inventory;
 mod invitations;
+mod jobs;
 mod workspaces;
 
 use switchboard_core::{ManualClock, Timestamp};

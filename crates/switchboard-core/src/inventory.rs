@@ -174,6 +174,7 @@ pub static TABLES: &[Table] = &[
             col("password_hash", Credentials),
             col("totp_secret", Credentials),
             col("totp_enabled_at", NotPersonal),
+            col("totp_last_step", NotPersonal),
             col("status", NotPersonal),
             col("disabled_at", NotPersonal),
             col("password_changed_at", NotPersonal),

@@ -24,7 +24,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// The `/api/v1` routers of every feature, with their OpenAPI paths.
 fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::api_me::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -44,6 +44,11 @@ pub fn build_router(state: AppState) -> Router {
         )
         .merge(routes::health::router())
         .merge(routes::home::router())
+        .merge(routes::signup::router())
+        .merge(routes::login::router())
+        .merge(routes::password_reset::router())
+        .merge(routes::settings_profile::router())
+        .merge(routes::settings_security::router())
         .route("/assets/{name}", get(crate::web::asset))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -100,6 +100,29 @@ impl Tx {
         Ok(id)
     }
 
+    /// Gives the session a new token and marks it fully authenticated now: used when the MFA
+    /// challenge is passed and on step-up, so a token seen before the proof is worthless after.
+    pub async fn renew_session(
+        &mut self,
+        id: SessionId,
+        new_token_hash: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE sessions SET token_hash = $2, state = 'active', reauthenticated_at = $3, \
+             last_seen_at = $3 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(new_token_hash)
+        .bind(ms(now))
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn delete_session(&mut self, id: SessionId) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())

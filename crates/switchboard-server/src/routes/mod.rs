@@ -2,5 +2,11 @@
 //! API modules return an `OpenApiRouter` so their paths land in `/api/openapi.json` without
 //! a central list.
 
+pub mod api_me;
 pub mod health;
 pub mod home;
+pub mod login;
+pub mod password_reset;
+pub mod settings_profile;
+pub mod settings_security;
+pub mod signup;

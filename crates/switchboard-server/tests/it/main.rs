@@ -8,6 +8,10 @@
 //! The server's one integration-test binary: each test starts the real server on
 //! `127.0.0.1:0` with its own data directory and its own database, on each backend.
 
+mod auth_mfa;
+mod auth_reset;
+mod auth_sessions;
+mod auth_support;
 mod harness;
 mod health;
 mod jobs;

@@ -10,6 +10,7 @@
 
 mod auth_mfa;
 mod auth_reset;
+mod auth_secrets;
 mod auth_sessions;
 mod auth_support;
 mod harness;

@@ -71,8 +71,24 @@ pub fn audit_event(action: &str, user: &User, client: &ClientInfo) -> NewAuditEv
     }
 }
 
-/// Starts a session for `user` in `tx` and returns its (new, random) token. The active
-/// workspace is the user's first membership.
+/// How long a password-only session may wait for its MFA code.
+pub const PENDING_MFA_LIFETIME: time::Duration = time::Duration::minutes(10);
+
+/// How long a fully signed-in session lasts at most, however active.
+pub fn absolute_lifetime(state: &AppState) -> time::Duration {
+    time::Duration::try_from(state.config.session_absolute_timeout)
+        .unwrap_or(time::Duration::hours(12))
+}
+
+/// A new session: its id, its (new, random) token and its active workspace.
+pub struct StartedSession {
+    pub id: SessionId,
+    pub token: String,
+    pub workspace: Option<WorkspaceId>,
+}
+
+/// Starts a session for `user` in `tx`. The active workspace is `workspace`, or else the
+/// user's first membership.
 pub async fn start_session(
     state: &AppState,
     tx: &mut Tx,
@@ -80,7 +96,7 @@ pub async fn start_session(
     session_state: SessionState,
     client: &ClientInfo,
     workspace: Option<WorkspaceId>,
-) -> Result<(SessionId, String), ApiError> {
+) -> Result<StartedSession, ApiError> {
     let now = state.clock.now();
     let workspace = match workspace {
         Some(ws) => Some(ws),
@@ -91,8 +107,11 @@ pub async fn start_session(
             .first()
             .map(|(ws, _)| ws.id),
     };
-    let absolute = time::Duration::try_from(state.config.session_absolute_timeout)
-        .unwrap_or(time::Duration::hours(12));
+    // A session waiting for its MFA code lives only minutes: it is a half-finished sign-in.
+    let lifetime = match session_state {
+        SessionState::PendingMfa => PENDING_MFA_LIFETIME,
+        SessionState::Active => absolute_lifetime(state),
+    };
     let token = secret_token::generate("sbs_");
     let id = tx
         .insert_session(
@@ -101,14 +120,18 @@ pub async fn start_session(
                 token_hash: &secret_token::hash(&token),
                 state: session_state,
                 active_workspace_id: workspace,
-                expires_at: now + absolute,
+                expires_at: now + lifetime,
                 ip: client.ip.as_deref(),
                 user_agent: client.user_agent.as_deref(),
             },
             now,
         )
         .await?;
-    Ok((id, token))
+    Ok(StartedSession {
+        id,
+        token,
+        workspace,
+    })
 }
 
 /// Ends the session the request came with, if any: a sign-in never reuses a cookie the

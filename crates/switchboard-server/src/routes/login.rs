@@ -150,7 +150,7 @@ async fn login(
     } else {
         SessionState::Active
     };
-    let (_, token) =
+    let started =
         signin::start_session(&state, &mut tx, &user, session_state, &client, None).await?;
     let target = if user.mfa_enabled() {
         state.metrics.count_sign_in("mfa_required");
@@ -158,13 +158,14 @@ async fn login(
     } else {
         state.metrics.count_sign_in("success");
         let mut event = signin::audit_event("auth.sign_in", &user, &client);
+        event.workspace_id = started.workspace;
         event.details = serde_json::json!({ "mfa": false });
         tx.record_audit(&event, now).await?;
         next
     };
     tx.commit().await?;
     let mut response = Redirect::to(&target).into_response();
-    signin::set_session_cookie(&state, &mut response, token);
+    signin::set_session_cookie(&state, &mut response, started.token);
     Ok(response)
 }
 
@@ -245,8 +246,14 @@ async fn mfa(
         ));
     };
     let token = secret_token::generate("sbs_");
-    tx.renew_session(session.id, &secret_token::hash(&token), now)
-        .await?;
+    let expires_at = now + signin::absolute_lifetime(&state);
+    tx.renew_session(
+        session.id,
+        &secret_token::hash(&token),
+        now,
+        Some(expires_at),
+    )
+    .await?;
     let mut event = signin::audit_event("auth.sign_in", &user, &client);
     event.workspace_id = session.active_workspace_id;
     event.details = serde_json::json!({ "mfa": true });
@@ -392,7 +399,7 @@ pub async fn reauthenticate(
         ));
     }
     let token = secret_token::generate("sbs_");
-    tx.renew_session(auth.session.id, &secret_token::hash(&token), now)
+    tx.renew_session(auth.session.id, &secret_token::hash(&token), now, None)
         .await?;
     let mut event = signin::audit_event("auth.reauthenticated", &auth.user, client);
     event.workspace_id = auth.session.active_workspace_id;

@@ -357,7 +357,7 @@ async fn change_password(
     let ended = tx
         .delete_sessions_of(auth.user.id, Some(auth.session.id))
         .await?;
-    tx.renew_session(auth.session.id, &secret_token::hash(&token), now)
+    tx.renew_session(auth.session.id, &secret_token::hash(&token), now, None)
         .await?;
     let mut event = signin::audit_event("auth.password_changed", &auth.user, &client);
     event.workspace_id = auth.session.active_workspace_id;

@@ -159,7 +159,7 @@ async fn signup(
         password_changed_at: now,
         created_at: now,
     };
-    let (_, token) = signin::start_session(
+    let started = signin::start_session(
         &state,
         &mut tx,
         &user,
@@ -181,6 +181,6 @@ async fn signup(
     tx.commit().await?;
     state.metrics.count_sign_in("success");
     let mut response = Redirect::to("/").into_response();
-    signin::set_session_cookie(&state, &mut response, token);
+    signin::set_session_cookie(&state, &mut response, started.token);
     Ok(response)
 }

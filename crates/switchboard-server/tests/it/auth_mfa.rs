@@ -9,6 +9,7 @@ app_tests!(
     totp_enrolment_then_sign_in_requires_a_current_code,
     a_totp_code_is_accepted_only_once,
     pending_mfa_session_grants_nothing_else,
+    pending_mfa_sign_in_expires_after_ten_minutes,
     recovery_code_signs_in_once,
     step_up_is_required_after_five_minutes,
     api_reauth_refreshes_step_up_and_rotates_the_cookie,
@@ -279,4 +280,22 @@ async fn disabling_mfa_requires_step_up(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(me["user"]["mfa_enabled"], false);
+}
+
+async fn pending_mfa_sign_in_expires_after_ten_minutes(app: TestApp) {
+    let client = owner(&app).await;
+    let (secret, _) = enrol_totp(&app, &client).await;
+    let browser = app.browser();
+    sign_in(&app, &browser, OWNER_EMAIL, OWNER_PASSWORD).await;
+    app.clock.advance(Duration::minutes(11));
+    let r = browser.get(app.at("/login/mfa")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    // Completing the challenge in time gives the session its full lifetime.
+    sign_in(&app, &browser, OWNER_EMAIL, OWNER_PASSWORD).await;
+    app.clock.advance(Duration::minutes(9));
+    let r = answer_mfa(&app, &browser, &totp_code(&app, &secret, 0)).await;
+    assert_eq!(r.status(), 303);
+    app.clock.advance(Duration::minutes(90));
+    assert_eq!(browser.get(app.at("/")).send().await.unwrap().status(), 200);
 }

@@ -8,6 +8,7 @@
 //! The store's one integration-test binary. Every test runs on SQLite and on PostgreSQL
 //! (when `SWITCHBOARD_TEST_DATABASE_URL` is set) through `backend_tests!`.
 
+mod auth;
 mod inventory;
 mod workspaces;
 

@@ -127,6 +127,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Ends one session of `user` (from the sessions page) in this transaction; not found
+    /// when it is not theirs.
+    pub async fn delete_session_of(&mut self, user: UserId, id: SessionId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(self.conn())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn delete_session(&mut self, id: SessionId) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())

@@ -172,7 +172,8 @@ pub async fn check_second_factor(
     user: &User,
     input: &str,
 ) -> Result<Option<SecondFactor>, ApiError> {
-    let Some(sealed) = user.totp_secret.as_deref() else {
+    // An unconfirmed (pending) secret proves nothing yet.
+    let (Some(sealed), true) = (user.totp_secret.as_deref(), user.mfa_enabled()) else {
         return Ok(None);
     };
     let now = state.clock.now();

@@ -49,6 +49,25 @@ impl ThrottleKeys {
     }
 }
 
+/// Reset emails one address may receive per hour; more would let anyone flood an inbox.
+const RESET_EMAILS_PER_HOUR: i64 = 3;
+
+/// Counts a reset request for `email`; false once the hourly allowance is spent (the caller
+/// then sends nothing, and answers exactly as it would otherwise).
+pub async fn allow_reset_email(state: &AppState, email: &EmailAddress) -> Result<bool, ApiError> {
+    let key = format!(
+        "reset:{}",
+        secret_token::hash(&email.as_str().to_lowercase())
+    );
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let requests = tx
+        .count_login_failure(&key, now, now - time::Duration::hours(1))
+        .await?;
+    tx.commit().await?;
+    Ok(requests <= RESET_EMAILS_PER_HOUR)
+}
+
 /// Refuses with 429 while any of the keys is locked.
 pub async fn check(state: &AppState, keys: &ThrottleKeys) -> Result<(), ApiError> {
     let now = state.clock.now();

@@ -5,7 +5,7 @@
 //! of the account.
 
 use crate::auth::forms::{FormErrors, PreSessionCsrf, PublicForm};
-use crate::auth::{ClientInfo, secret_token, signin};
+use crate::auth::{ClientInfo, secret_token, signin, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
@@ -73,6 +73,7 @@ async fn forgot(
     };
     if let Some(user) = state.store.user_by_email(&email).await?
         && user.status == UserStatus::Active
+        && throttle::allow_reset_email(&state, &email).await?
     {
         let now = state.clock.now();
         let token = secret_token::generate("sbl_");

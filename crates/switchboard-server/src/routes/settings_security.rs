@@ -379,11 +379,13 @@ async fn revoke_session(
     }: WebForm<EmptyForm>,
 ) -> Result<Response, WebError> {
     let id: SessionId = id.parse()?;
-    state.store.revoke_session_of(auth.user.id, id).await?;
+    let mut tx = state.store.begin().await?;
+    tx.delete_session_of(auth.user.id, id).await?;
     let mut event = signin::audit_event("auth.sessions_revoked", &auth.user, &client);
     event.workspace_id = auth.session.active_workspace_id;
     event.details = serde_json::json!({ "count": 1 });
-    state.store.record_audit(&event, state.clock.now()).await?;
+    tx.record_audit(&event, state.clock.now()).await?;
+    tx.commit().await?;
     Ok(Redirect::to("/settings/security?done=revoked").into_response())
 }
 

@@ -8,6 +8,7 @@ app_tests!(
     reset_link_sets_a_new_password_once_and_ends_sessions,
     reset_link_expires_after_an_hour,
     reset_request_answers_the_same_for_unknown_emails,
+    reset_emails_to_one_address_are_limited_per_hour,
     changing_password_needs_the_current_one_and_ends_other_sessions,
 );
 
@@ -143,4 +144,26 @@ async fn changing_password_needs_the_current_one_and_ends_other_sessions(app: Te
     assert!(session_token_set_by(&r).is_some());
     assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), 200);
     assert_eq!(other.get(app.at("/")).send().await.unwrap().status(), 303);
+}
+
+async fn reset_emails_to_one_address_are_limited_per_hour(app: TestApp) {
+    owner(&app).await;
+    let client = app.browser();
+    let csrf = csrf_of(&app, &client, "/password/forgot").await;
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        let r = client
+            .post(app.at("/password/forgot"))
+            .form(&[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)])
+            .send()
+            .await
+            .unwrap();
+        answers.push((r.status(), r.text().await.unwrap()));
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    app.drain_jobs().await;
+    assert_eq!(app.outbox.messages().unwrap().len(), 3);
+    app.clock.advance(Duration::minutes(61));
+    request_reset(&app, OWNER_EMAIL).await;
+    assert_eq!(app.outbox.messages().unwrap().len(), 4);
 }

@@ -147,6 +147,11 @@ where
     }
 }
 
+/// A form whose only field is its CSRF token (sign out, revoke, turn off): unknown fields
+/// are ignored, so the token passes through.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
 /// Error messages of a submitted form: one per field, plus one for the form as a whole.
 #[derive(Debug, Default, Clone)]
 pub struct FormErrors {

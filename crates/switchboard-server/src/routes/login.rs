@@ -6,7 +6,7 @@
 //! nothing but `/login/mfa`; every proof of identity ends with a fresh session token.
 
 use crate::auth::extract::{load_session, url_encode};
-use crate::auth::forms::{FormErrors, PreSessionCsrf, PublicForm};
+use crate::auth::forms::{FormErrors, NoFields, PreSessionCsrf, PublicForm};
 use crate::auth::signin::{self, SecondFactor, safe_next};
 use crate::auth::throttle::{self, ThrottleKeys};
 use crate::auth::{ClientInfo, SessionAuth, WebUser, cookies, csrf::WebForm, secret_token};
@@ -271,16 +271,13 @@ async fn mfa(
     Ok(response)
 }
 
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
-
 async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
     WebForm {
         auth,
-        form: EmptyForm {},
-    }: WebForm<EmptyForm>,
+        form: NoFields {},
+    }: WebForm<NoFields>,
 ) -> Result<Response, WebError> {
     let mut tx = state.store.begin().await?;
     tx.delete_session(auth.session.id).await?;

@@ -5,7 +5,7 @@
 //! recovery codes are shown once, in the answer that created them, and stored hashed; a
 //! password change ends every other session of the account.
 
-use crate::auth::forms::FormErrors;
+use crate::auth::forms::{FormErrors, NoFields};
 use crate::auth::signin;
 use crate::auth::step_up::WebRecentAuth;
 use crate::auth::throttle::{self, ThrottleKeys};
@@ -251,16 +251,13 @@ async fn mfa_confirm(
     .await
 }
 
-#[derive(serde::Deserialize)]
-struct EmptyForm {}
-
 async fn mfa_disable(
     State(state): State<AppState>,
     client: ClientInfo,
     WebForm {
         auth,
-        form: EmptyForm {},
-    }: WebForm<EmptyForm>,
+        form: NoFields {},
+    }: WebForm<NoFields>,
 ) -> Result<Response, WebError> {
     if !auth.recently_authenticated(&state) {
         return Ok(step_up("/settings/security"));
@@ -281,8 +278,8 @@ async fn regenerate_recovery_codes(
     client: ClientInfo,
     WebForm {
         auth,
-        form: EmptyForm {},
-    }: WebForm<EmptyForm>,
+        form: NoFields {},
+    }: WebForm<NoFields>,
 ) -> Result<Response, WebError> {
     if !auth.recently_authenticated(&state) {
         return Ok(step_up("/settings/security"));
@@ -375,8 +372,8 @@ async fn revoke_session(
     Path(id): Path<String>,
     WebForm {
         auth,
-        form: EmptyForm {},
-    }: WebForm<EmptyForm>,
+        form: NoFields {},
+    }: WebForm<NoFields>,
 ) -> Result<Response, WebError> {
     let id: SessionId = id.parse()?;
     let mut tx = state.store.begin().await?;
@@ -394,8 +391,8 @@ async fn revoke_other_sessions(
     client: ClientInfo,
     WebForm {
         auth,
-        form: EmptyForm {},
-    }: WebForm<EmptyForm>,
+        form: NoFields {},
+    }: WebForm<NoFields>,
 ) -> Result<Response, WebError> {
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;

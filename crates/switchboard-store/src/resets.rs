@@ -76,4 +76,16 @@ impl Store {
         .await?;
         row.map(|r| r.parsed("user_id")).transpose()
     }
+
+    /// Deletes password-reset links that were used or have expired; returns how many. (The
+    /// same signature the job queue's `session_sweep` calls.)
+    pub async fn sweep_password_resets(&self, now: Timestamp) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM password_resets WHERE used_at IS NOT NULL OR expires_at <= $1",
+        )
+        .bind(ms(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -75,13 +75,16 @@ impl Store {
         Ok(until.flatten().map(from_millis))
     }
 
-    /// Deletes counters idle since before `cutoff` (a sweep).
-    pub async fn delete_stale_login_throttles(&self, cutoff: Timestamp) -> Result<u64> {
+    /// Deletes throttle rows whose window began before `cutoff` and that hold no lock still
+    /// in force; returns how many. Instance-wide maintenance, not tenant data. (The same
+    /// signature the job queue's `session_sweep` calls.)
+    pub async fn sweep_login_throttle(&self, cutoff: Timestamp, now: Timestamp) -> Result<u64> {
         let done = sqlx::query(
-            "DELETE FROM login_throttle WHERE window_started_at <= $1 \
-             AND COALESCE(locked_until, 0) <= $1",
+            "DELETE FROM login_throttle WHERE window_started_at < $1 \
+             AND (locked_until IS NULL OR locked_until <= $2)",
         )
         .bind(ms(cutoff))
+        .bind(ms(now))
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected())

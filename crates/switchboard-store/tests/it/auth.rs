@@ -89,7 +89,7 @@ async fn login_failures_count_within_the_window_and_locks_expire(store: Store) {
     tx.commit().await.unwrap();
     assert_eq!(
         store
-            .delete_stale_login_throttles(now + Duration::hours(1))
+            .sweep_login_throttle(now + Duration::hours(1), now + Duration::hours(1))
             .await
             .unwrap(),
         1

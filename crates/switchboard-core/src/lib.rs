@@ -21,3 +21,27 @@ pub use ids::*;
 pub use role::Role;
 pub use slug::WorkspaceSlug;
 pub use workspace::WorkspaceStatus;
+
+#[cfg(test)]
+mod house_rules {
+    /// The domain crate stays free of I/O: no runtime, database, web or HTTP client crate.
+    #[test]
+    fn core_depends_on_no_io_crate() {
+        let manifest = include_str!("../Cargo.toml");
+        let deps = manifest
+            .split("[dependencies]")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .unwrap_or_default();
+        for forbidden in ["tokio", "sqlx", "axum", "reqwest", "hyper", "lettre"] {
+            assert!(
+                !deps.lines().any(|l| l.trim_start().starts_with(forbidden)),
+                "switchboard-core must not depend on {forbidden}"
+            );
+        }
+        assert!(
+            deps.contains("uuid"),
+            "manifest parsing found the dependency list"
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The command line: subcommands, flags and their help text. Values that have a domain type
+//! (an email, a role, a slug) are parsed here, so a bad one is refused before anything
+//! touches the database.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use switchboard_core::{EmailAddress, Role, WorkspaceSlug};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: a self-hostable, multi-tenant omnichannel messaging CRM.",
+    long_about = "Switchboard: a self-hostable, multi-tenant omnichannel messaging CRM.\n\n\
+        Configuration comes from a TOML file (--config, or ./switchboard.toml when present), \
+        then SWITCHBOARD_* environment variables, then flags; later sources win. Unknown keys \
+        and unknown SWITCHBOARD_* variables are refused. See README.md for every key.",
+    after_help = "Start here: `switchboard serve --demo` runs the server on SQLite with a demo workspace."
+)]
+pub struct Cli {
+    /// TOML configuration file (default: ./switchboard.toml when it exists).
+    #[arg(long, global = true, value_name = "PATH", env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Data directory: SQLite database, master key, mail outbox [default: ./switchboard-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL: sqlite:PATH or postgres://user:password@host/db
+    /// [default: SQLite in the data directory].
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web inbox, the REST API and the job workers until SIGINT or SIGTERM.
+    ///
+    /// Creates the data directory and the master key on first run and applies pending
+    /// migrations. Prints `listening on http://ADDR` once the port is bound.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create and list workspaces (the tenants).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Create API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage accounts (operator recovery).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check the configuration, or list every key.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load the configuration, refuse it if anything is wrong, else print it (secrets redacted).
+    Check,
+    /// List every configuration key with its environment variable and default.
+    Keys,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seed a demo workspace "Demo Shop" (slug `demo`) and print its login.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace with its owner.
+    ///
+    /// A new owner account gets the password piped on stdin, or, when stdin is a terminal
+    /// (or the pipe is empty), a generated one that is printed once. If an account with the
+    /// email exists, it becomes owner of the new workspace and keeps its password.
+    Create(WorkspaceCreateArgs),
+    /// List every workspace on this instance.
+    List(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceCreateArgs {
+    /// The workspace's display name (1 to 100 characters).
+    #[arg(long, value_parser = parse_name)]
+    pub name: String,
+
+    /// Email of the owner; the account is created when it does not exist.
+    #[arg(long, value_name = "EMAIL", value_parser = parse_email)]
+    pub owner_email: EmailAddress,
+
+    /// Slug used in URLs and commands [default: derived from the name].
+    #[arg(long, value_parser = parse_slug)]
+    pub slug: Option<WorkspaceSlug>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a workspace; the token is printed once and stored hashed.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Slug of the workspace the token works in.
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+
+    /// What the token may do: owner, admin or agent.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+
+    /// A name to tell the token apart in the settings page.
+    #[arg(long, default_value = "CLI token", value_parser = parse_token_name)]
+    pub name: String,
+
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Set an account's password and sign it out everywhere.
+    ///
+    /// The new password is read from stdin when piped, else generated and printed once.
+    SetPassword(SetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetPasswordArgs {
+    #[arg(long, value_parser = parse_email)]
+    pub email: EmailAddress,
+
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_email(s: &str) -> Result<EmailAddress, String> {
+    EmailAddress::parse(s).map_err(|e| e.message)
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).map_err(|e| e.message)
+}
+
+fn parse_slug(s: &str) -> Result<WorkspaceSlug, String> {
+    WorkspaceSlug::parse(s).map_err(|e| e.message)
+}
+
+fn parse_name(s: &str) -> Result<String, String> {
+    switchboard_core::workspace::parse_workspace_name(s).map_err(|e| e.message)
+}
+
+fn parse_token_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("A token name is 1 to 100 characters.".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

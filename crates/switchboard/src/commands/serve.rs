@@ -1,0 +1,204 @@
+//! `switchboard serve`: wires the store, keys, mailer and clock into the HTTP server and the
+//! job workers, and stops them gracefully on SIGINT or SIGTERM.
+//!
+//! Shutdown order: stop accepting connections and let in-flight requests finish; tell the
+//! workers to stop claiming and let them finish the jobs in hand; then close the store. A
+//! second signal during that wait exits at once (the job leases cover what is cut short).
+
+use super::workspace::create_with_owner;
+use super::{NewPassword, generate_password, open_store, prepare_data_dir};
+use crate::config::Config;
+use crate::output;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use switchboard_core::{EmailAddress, SystemClock, WorkspaceSlug};
+use switchboard_keys::MasterKey;
+use switchboard_mail::{FileOutbox, Mailer};
+use switchboard_server::jobs::{Registry, Worker};
+use switchboard_server::{AppState, ServerConfig, build_router};
+use switchboard_store::{Store, StoreError};
+use tokio::sync::watch;
+
+const DEMO_NAME: &str = "Demo Shop";
+const DEMO_SLUG: &str = "demo";
+const DEMO_EMAIL: &str = "demo@switchboard.local";
+
+pub async fn run(config: &Config, demo: bool) -> Result<()> {
+    prepare_data_dir(&config.data_dir)?;
+    let master_key = MasterKey::load_or_create(&config.data_dir, config.master_key.as_ref())
+        .context("cannot load the master key")?;
+    let store = open_store(config).await?;
+    tracing::info!(
+        database = %config.database_url.redacted(),
+        backend = store.backend().name(),
+        "database ready"
+    );
+    let result = serve(config, demo, master_key, &store).await;
+    store.close().await;
+    result
+}
+
+async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store) -> Result<()> {
+    let demo_login = if demo {
+        Some(seed_demo(store).await.context("cannot seed the demo")?)
+    } else {
+        None
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        server_config(config, &public_url),
+        mailer(config),
+        master_key,
+    );
+    let router = build_router(state.clone());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let workers: Vec<_> = (0..config.job_workers)
+        .map(|_| {
+            let worker = Worker::new(state.clone(), Registry::standard());
+            tokio::spawn(worker.run_forever(stop_rx.clone()))
+        })
+        .collect();
+    let signals = tokio::spawn(wait_for_signals(stop_tx.clone()));
+
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    output::line(format!("listening on http://{addr}"))?;
+    output::line(format!("Switchboard is running at {public_url}"))?;
+    if let Some(login) = &demo_login {
+        output::line(login)?;
+    }
+    tracing::info!(%addr, %public_url, workers = config.job_workers, "serving");
+
+    let mut server_stop = stop_rx.clone();
+    let served = switchboard_server::serve(listener, router, async move {
+        let _ = server_stop.wait_for(|stop| *stop).await;
+    })
+    .await
+    .context("the HTTP server failed");
+
+    // Whether the server stopped on a signal or failed, the workers stop too.
+    let _ = stop_tx.send(true);
+    tracing::info!("HTTP server stopped; waiting for job workers to finish");
+    for worker in workers {
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "a job worker ended abnormally");
+        }
+    }
+    signals.abort();
+    tracing::info!("stopped cleanly");
+    served
+}
+
+/// The server's settings from the instance configuration.
+fn server_config(config: &Config, public_url: &str) -> ServerConfig {
+    let mut server = ServerConfig::new(public_url);
+    server.session_idle_timeout = config.session_idle_timeout;
+    server.session_absolute_timeout = config.session_absolute_timeout;
+    server.audit_anonymise_after = config.audit_anonymise_after;
+    server.audit_retention = config.audit_retention;
+    server.trust_proxy_headers = config.trust_proxy_headers;
+    server
+}
+
+/// The one place the mailer is chosen.
+fn mailer(config: &Config) -> Arc<dyn Mailer> {
+    let outbox = config.data_dir.join("outbox");
+    // Switch here to switchboard-mail's SMTP constructor once it lands; until then mail
+    // goes to the outbox even when smtp_url is set, and the operator is told so.
+    if let Some(url) = &config.smtp_url {
+        tracing::warn!(
+            smtp_url = %url.redacted(),
+            outbox = %outbox.display(),
+            "smtp_url is set but this build has no SMTP mailer yet; mail goes to the outbox"
+        );
+    }
+    Arc::new(FileOutbox::new(outbox))
+}
+
+/// Flips `stop` on the first SIGINT or SIGTERM; exits the process on a second one.
+async fn wait_for_signals(stop: watch::Sender<bool>) {
+    let name = next_signal().await;
+    tracing::info!(
+        signal = name,
+        "shutting down: finishing requests and jobs in hand"
+    );
+    let _ = stop.send(true);
+    let name = next_signal().await;
+    tracing::warn!(
+        signal = name,
+        "second signal: exiting now; interrupted jobs are retried after their lease"
+    );
+    std::process::exit(130);
+}
+
+#[cfg(unix)]
+async fn next_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+            std::future::pending().await
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_signal() -> &'static str {
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
+}
+
+/// Seeds the demo workspace once; later runs leave it alone. Returns what to print.
+async fn seed_demo(store: &Store) -> Result<String> {
+    let slug = WorkspaceSlug::parse(DEMO_SLUG)?;
+    let email = EmailAddress::parse(DEMO_EMAIL)?;
+    let reset = format!(
+        "Forgot the password? `switchboard user set-password --email {DEMO_EMAIL}` sets a new one."
+    );
+    match store.workspace_by_slug(&slug).await {
+        Ok(_) => {
+            return Ok(format!(
+                "Demo workspace \"{DEMO_NAME}\" exists. Sign in as {DEMO_EMAIL} with the \
+                 password printed on its first run.\n{reset}"
+            ));
+        }
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let created = create_with_owner(store, DEMO_NAME, &slug, &email, || {
+        Ok(NewPassword::Generated(generate_password()))
+    })
+    .await?;
+    tracing::info!(workspace = %created.workspace.id, "seeded the demo workspace");
+    Ok(
+        match created.password.as_ref().and_then(NewPassword::to_show) {
+            Some(password) => format!(
+                "Demo workspace \"{DEMO_NAME}\" created.\nLogin: {DEMO_EMAIL}\nPassword: {password}\n\
+             (shown once; it is stored only as a hash)\n{reset}"
+            ),
+            None => format!(
+                "Demo workspace \"{DEMO_NAME}\" created for the existing account {DEMO_EMAIL}.\n{reset}"
+            ),
+        },
+    )
+}

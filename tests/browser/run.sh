@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds switchboard, serves it on a temporary data directory and a free port, runs the
+# browser tests against it, and stops it. Needs node >= 20 and Debian's chromium.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+
+if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
+  echo "error: ${CHROMIUM_PATH:-/usr/bin/chromium} not found; apt-get install chromium" >&2
+  exit 1
+fi
+if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+  (cd "$here" && npm ci --no-audit --no-fund)
+fi
+
+(cd "$repo" && cargo build --quiet -p switchboard)
+bin="$target/debug/switchboard"
+
+work="$(mktemp -d -t switchboard-browser-XXXXXX)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The server reads only its own configuration: no switchboard.toml from the caller's
+# directory, no SWITCHBOARD_* variables meant for other runs.
+(
+  cd "$work"
+  for var in $(compgen -e | grep '^SWITCHBOARD_' || true); do unset "$var"; done
+  exec "$bin" serve --data-dir "$work/data" --listen 127.0.0.1:0
+) >"$work/stdout" 2>"$work/server.log" &
+server_pid=$!
+
+url=""
+for _ in $(seq 1 300); do
+  url="$(sed -n 's/^listening on \(http:\/\/[0-9.:]*\)$/\1/p' "$work/stdout" | head -n1)"
+  [[ -n "$url" ]] && break
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "error: switchboard serve exited early:" >&2
+    cat "$work/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [[ -z "$url" ]]; then
+  echo "error: switchboard serve did not report its address within 30 s" >&2
+  cat "$work/server.log" >&2
+  exit 1
+fi
+echo "browser tests against $url"
+
+status=0
+BASE_URL="$url" node "$here/signup-mfa-token.test.mjs" || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "--- server log ---" >&2
+  tail -n 50 "$work/server.log" >&2
+fi
+
+kill -TERM "$server_pid"
+if ! wait "$server_pid"; then
+  echo "error: switchboard serve did not exit cleanly on SIGTERM" >&2
+  status=1
+fi
+server_pid=""
+exit "$status"

@@ -21,6 +21,8 @@ app_tests!(
     next_parameter_never_redirects_off_site,
     api_me_describes_the_session_user_without_secrets,
     api_me_describes_an_api_token,
+    profile_display_name_can_be_changed_and_is_validated,
+    sessions_page_lists_and_ends_other_sessions,
 );
 
 async fn first_owner_can_sign_up_only_once(app: TestApp) {
@@ -403,4 +405,102 @@ async fn api_me_describes_an_api_token(app: TestApp) {
 fn hex_sha256(s: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+async fn profile_display_name_can_be_changed_and_is_validated(app: TestApp) {
+    let client = owner(&app).await;
+    let csrf = csrf_of(&app, &client, "/settings/profile").await;
+    let r = client
+        .post(app.at("/settings/profile"))
+        .form(&[("csrf_token", csrf.as_str()), ("display_name", "   ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("aria-describedby=\"display_name-error\"")
+    );
+    let r = client
+        .post(app.at("/settings/profile"))
+        .form(&[("csrf_token", csrf.as_str()), ("display_name", "Olga O.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let me: Value = client
+        .get(app.at("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["display_name"], "Olga O.");
+}
+
+async fn sessions_page_lists_and_ends_other_sessions(app: TestApp) {
+    let client = owner(&app).await;
+    let laptop = app.browser();
+    let r = sign_in(&app, &laptop, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let laptop_token = session_token_set_by(&r).unwrap();
+    let phone = app.browser();
+    sign_in(&app, &phone, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let page = client
+        .get(app.at("/settings/security"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("127.0.0.1"));
+    assert!(page.contains("This session"));
+    let revoke = page
+        .split("action=\"/settings/security/sessions/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(revoke.ends_with("/revoke"), "{revoke}");
+    let csrf = csrf_in(&page);
+    let r = client
+        .post(app.at(&format!("/settings/security/sessions/{revoke}")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let alive = [&laptop, &phone];
+    let mut ended = 0;
+    for b in alive {
+        if b.get(app.at("/")).send().await.unwrap().status() == 303 {
+            ended += 1;
+        }
+    }
+    assert_eq!(ended, 1);
+    // Someone else's session id is not found, not ended.
+    let r = client
+        .post(app.at(&format!(
+            "/settings/security/sessions/{}/revoke",
+            switchboard_core::SessionId::new()
+        )))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client
+        .post(app.at("/settings/security/sessions/revoke-others"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(laptop.get(app.at("/")).send().await.unwrap().status(), 303);
+    assert_eq!(phone.get(app.at("/")).send().await.unwrap().status(), 303);
+    assert_eq!(me_status_with_token(&app, &laptop_token).await, 401);
+    assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), 200);
 }

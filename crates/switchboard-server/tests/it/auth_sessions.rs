@@ -23,6 +23,7 @@ app_tests!(
     api_me_describes_an_api_token,
     profile_display_name_can_be_changed_and_is_validated,
     sessions_page_lists_and_ends_other_sessions,
+    malformed_auth_input_gets_a_4xx_with_a_code,
 );
 
 async fn first_owner_can_sign_up_only_once(app: TestApp) {
@@ -503,4 +504,67 @@ async fn sessions_page_lists_and_ends_other_sessions(app: TestApp) {
     assert_eq!(phone.get(app.at("/")).send().await.unwrap().status(), 303);
     assert_eq!(me_status_with_token(&app, &laptop_token).await, 401);
     assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), 200);
+}
+
+async fn malformed_auth_input_gets_a_4xx_with_a_code(app: TestApp) {
+    let client = owner(&app).await;
+    let anon = app.browser();
+    let csrf = csrf_of(&app, &anon, "/login").await;
+    // A form missing a field.
+    let r = anon
+        .post(app.at("/login"))
+        .form(&[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("invalid_form"));
+    // Not an email at all: the ordinary failed sign-in answer.
+    let r = anon
+        .post(app.at("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "\u{0}x"),
+            ("password", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // A reset link that is not one.
+    let r = anon
+        .get(app.at("/password/reset/%3Cscript%3E"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // JSON: wrong types, missing fields, not JSON.
+    for body in [r#"{"password": 5}"#, r#"{}"#, "password=x"] {
+        let r = client
+            .post(app.at("/api/v1/session/reauth"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"]["code"].is_string());
+    }
+    let r = client
+        .post(app.at("/api/v1/session/reauth"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // A session id that is not an id.
+    let csrf = csrf_of(&app, &client, "/settings/security").await;
+    let r = client
+        .post(app.at("/settings/security/sessions/not-an-id/revoke"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
 }

@@ -174,6 +174,7 @@ pub static TABLES: &[Table] = &[
             col("password_hash", Credentials),
             col("totp_secret", Credentials),
             col("totp_enabled_at", NotPersonal),
+            col("totp_last_step", NotPersonal),
             col("status", NotPersonal),
             col("disabled_at", NotPersonal),
             col("password_changed_at", NotPersonal),
@@ -233,9 +234,10 @@ pub static TABLES: &[Table] = &[
     },
     Table {
         name: "login_throttle",
-        purpose: "Counts failed sign-ins per account and per IP address to slow guessing.",
+        purpose: "Counts failed sign-ins per account and per IP address, and reset emails per address, to slow guessing and flooding.",
         links: &[],
-        // Keys are an account id or an IP address; rows expire within the hour.
+        // Keys are an IP address or the SHA-256 of a typed email (sign-in failures, reset
+        // requests), never the email itself; rows expire within hours.
         erasure: ErasureAction::None,
         retention: Retention::Expiring { after_days: 1 },
         columns: &[

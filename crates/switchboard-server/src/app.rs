@@ -31,6 +31,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::tokens::api_router())
         .merge(routes::audit::api_router())
         .merge(routes::jobs::api_router())
+        .merge(routes::api_me::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -55,6 +56,11 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::tokens::web_router())
         .merge(routes::audit::web_router())
         .merge(routes::jobs::web_router())
+        .merge(routes::signup::router())
+        .merge(routes::login::router())
+        .merge(routes::password_reset::router())
+        .merge(routes::settings_profile::router())
+        .merge(routes::settings_security::router())
         .route("/assets/{name}", get(crate::web::asset))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -65,10 +71,20 @@ pub fn build_router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of one request: method and path, never the query string, and emailed-link
+/// secrets redacted from the path.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %crate::auth::secret_token::redact_path(request.uri().path()),
+    )
 }
 
 async fn not_found(request: Request) -> Response {

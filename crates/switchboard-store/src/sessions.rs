@@ -100,6 +100,47 @@ impl Tx {
         Ok(id)
     }
 
+    /// Gives the session a new token and marks it fully authenticated now: used when the MFA
+    /// challenge is passed and on step-up, so a token seen before the proof is worthless after.
+    /// `expires_at` moves the absolute end (a pending session's short life becomes a full
+    /// one); step-up passes `None`, so re-authenticating never extends a session.
+    pub async fn renew_session(
+        &mut self,
+        id: SessionId,
+        new_token_hash: &str,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE sessions SET token_hash = $2, state = 'active', reauthenticated_at = $3, \
+             last_seen_at = $3, expires_at = COALESCE($4, expires_at) WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(new_token_hash)
+        .bind(ms(now))
+        .bind(expires_at.map(ms))
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Ends one session of `user` (from the sessions page) in this transaction; not found
+    /// when it is not theirs.
+    pub async fn delete_session_of(&mut self, user: UserId, id: SessionId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(self.conn())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn delete_session(&mut self, id: SessionId) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())

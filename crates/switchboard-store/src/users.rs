@@ -26,6 +26,8 @@ pub struct User {
     pub totp_secret: Option<Vec<u8>>,
     /// Set once enrolment was confirmed with a code: MFA is then required at sign-in.
     pub totp_enabled_at: Option<Timestamp>,
+    /// The last TOTP time step accepted, so a code is never accepted twice.
+    pub totp_last_step: Option<i64>,
     pub status: UserStatus,
     pub password_changed_at: Timestamp,
     pub created_at: Timestamp,
@@ -44,7 +46,7 @@ pub struct NewUser<'a> {
 }
 
 const USER_COLUMNS: &str = "id, email, display_name, password_hash, totp_secret, totp_enabled_at, \
-                            status, password_changed_at, created_at";
+                            totp_last_step, status, password_changed_at, created_at";
 
 fn user_from(row: &AnyRow) -> Result<User> {
     let status = match row.text("status")?.as_str() {
@@ -60,6 +62,7 @@ fn user_from(row: &AnyRow) -> Result<User> {
         password_hash: SecretString::from(row.text("password_hash")?),
         totp_secret: row.opt_bytes("totp_secret")?,
         totp_enabled_at: row.opt_time("totp_enabled_at")?,
+        totp_last_step: row.opt_int("totp_last_step")?,
         status,
         password_changed_at: row.time("password_changed_at")?,
         created_at: row.time("created_at")?,
@@ -144,6 +147,27 @@ impl Tx {
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+
+    /// Records that the TOTP code of time step `step` was used. Returns false when that step
+    /// (or a later one) was already used: the code is a replay and must be refused.
+    pub async fn claim_totp_step(&mut self, user: UserId, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 \
+             AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(user.to_string())
+        .bind(step)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// How many accounts exist, read inside the transaction (first-owner sign-up).
+    pub async fn count_users(&mut self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.conn())
+            .await?)
     }
 
     /// Disables the account and ends every one of its sessions at once.

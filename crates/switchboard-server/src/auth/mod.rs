@@ -10,8 +10,12 @@
 pub mod cookies;
 pub mod csrf;
 pub mod extract;
+pub mod forms;
 pub mod password;
 pub mod secret_token;
+pub mod signin;
 pub mod step_up;
+pub mod throttle;
+pub mod totp;
 
 pub use extract::{Actor, ClientInfo, SessionAuth, WebUser, WorkspaceAccess};

@@ -22,9 +22,33 @@ pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// The request path with every emailed-link secret (a segment starting `sbl_`) replaced,
+/// for logs: a reset or invitation link in a log file would be a usable credential.
+pub fn redact_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with("sbl_") {
+                "sbl_[REDACTED]"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_secrets_are_redacted_from_paths() {
+        assert_eq!(
+            redact_path("/password/reset/sbl_abc-DEF_123"),
+            "/password/reset/sbl_[REDACTED]"
+        );
+        assert_eq!(redact_path("/settings/security"), "/settings/security");
+    }
 
     #[test]
     fn secrets_are_long_unique_and_prefixed() {

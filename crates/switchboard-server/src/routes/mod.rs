@@ -2,11 +2,17 @@
 //! API modules return an `OpenApiRouter` so their paths land in `/api/openapi.json` without
 //! a central list.
 
+pub mod api_me;
 pub mod audit;
 pub mod health;
 pub mod home;
 pub mod invitations;
+pub mod jobs;
+pub mod login;
 pub mod members;
+pub mod password_reset;
+pub mod settings_profile;
+pub mod settings_security;
+pub mod signup;
 pub mod tokens;
 pub mod workspaces;
-pub mod jobs;

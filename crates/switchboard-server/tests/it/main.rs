@@ -10,6 +10,11 @@
 
 mod audit;
 mod bad_input;
+mod auth_mfa;
+mod auth_reset;
+mod auth_secrets;
+mod auth_sessions;
+mod auth_support;
 mod harness;
 mod health;
 mod isolation;

@@ -9,6 +9,7 @@
 //! (when `SWITCHBOARD_TEST_DATABASE_URL` is set) through `backend_tests!`.
 
 mod audit;
+mod auth;
 mod inventory;
 mod invitations;
 mod jobs;

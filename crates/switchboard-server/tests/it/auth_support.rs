@@ -1,0 +1,152 @@
+//! Helpers for the authentication tests: reading CSRF tokens and secrets out of pages,
+//! signing up and in like a browser, and computing TOTP codes from a secret.
+
+use crate::TestApp;
+use reqwest::{Client, Response};
+
+pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const OWNER_PASSWORD: &str = "tangerine-walrus-42";
+
+/// The value of the first `name="csrf_token"` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    between(html, "name=\"csrf_token\" value=\"", "\"")
+        .unwrap_or_else(|| panic!("no csrf token in {html}"))
+}
+
+pub fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(text[from..from + len].to_owned())
+}
+
+/// GETs a page and returns the CSRF token of its form.
+pub async fn csrf_of(app: &TestApp, client: &Client, path: &str) -> String {
+    let r = client.get(app.at(path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "GET {path}");
+    csrf_in(&r.text().await.unwrap())
+}
+
+/// Signs up the first owner (workspace "Acme Shoes") in `client`.
+pub async fn sign_up(app: &TestApp, client: &Client) {
+    let csrf = csrf_of(app, client, "/signup").await;
+    let r = client
+        .post(app.at("/signup"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("display_name", "Olga Owner"),
+            ("email", OWNER_EMAIL),
+            ("password", OWNER_PASSWORD),
+            ("workspace_name", "Acme Shoes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/");
+}
+
+/// Posts the sign-in form (after loading it for its CSRF token).
+pub async fn sign_in(app: &TestApp, client: &Client, email: &str, password: &str) -> Response {
+    let csrf = csrf_of(app, client, "/login").await;
+    client
+        .post(app.at("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A signed-in owner: a fresh instance with the first owner signed up in a new browser.
+pub async fn owner(app: &TestApp) -> Client {
+    let client = app.browser();
+    sign_up(app, &client).await;
+    client
+}
+
+/// The session token a response sets, if any.
+pub fn session_token_set_by(r: &Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sb_session="))
+        .and_then(|v| between(v, "sb_session=", ";"))
+        .filter(|v| !v.is_empty())
+}
+
+/// Calls `/api/v1/me` with only this session token (no cookie jar).
+pub async fn me_status_with_token(app: &TestApp, token: &str) -> u16 {
+    app.api()
+        .get(app.at("/api/v1/me"))
+        .header("cookie", format!("sb_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The TOTP code for `secret_base32` at the app's current time, `offset_steps` away.
+pub fn totp_code(app: &TestApp, secret_base32: &str, offset_steps: i64) -> String {
+    let secret = totp_rs::Secret::Encoded(secret_base32.to_owned())
+        .to_bytes()
+        .unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        None,
+        "test".into(),
+    );
+    let now = switchboard_core::Clock::now(&app.clock).unix_timestamp() + offset_steps * 30;
+    totp.generate(now as u64)
+}
+
+/// Enrols TOTP for the signed-in `client` (recently authenticated) and returns the base32
+/// secret and the recovery codes shown.
+pub async fn enrol_totp(app: &TestApp, client: &Client) -> (String, Vec<String>) {
+    let r = client
+        .get(app.at("/settings/security/mfa"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let secret = between(&html, "id=\"totp-secret\">", "<").unwrap();
+    let csrf = csrf_in(&html);
+    let code = totp_code(app, &secret, 0);
+    let r = client
+        .post(app.at("/settings/security/mfa/confirm"))
+        .form(&[("csrf_token", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let list = between(&html, "id=\"recovery-codes\">", "</ul>").unwrap();
+    let codes: Vec<String> = list
+        .split("<code>")
+        .skip(1)
+        .filter_map(|c| c.split("</code>").next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+/// Posts the MFA challenge form.
+pub async fn answer_mfa(app: &TestApp, client: &Client, code: &str) -> Response {
+    let csrf = csrf_of(app, client, "/login/mfa").await;
+    client
+        .post(app.at("/login/mfa"))
+        .form(&[("csrf_token", csrf.as_str()), ("code", code)])
+        .send()
+        .await
+        .unwrap()
+}

@@ -50,7 +50,10 @@ impl TestDb {
     }
 
     pub async fn postgres(test_name: &str) -> Option<TestDb> {
-        let Ok(server) = std::env::var(POSTGRES_TEST_URL) else {
+        let Some(server) = std::env::var(POSTGRES_TEST_URL)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        else {
             let _ = writeln!(
                 std::io::stderr(),
                 "SKIPPED postgres half of `{test_name}`: set {POSTGRES_TEST_URL} (CI always does)"

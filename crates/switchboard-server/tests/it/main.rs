@@ -9,12 +9,12 @@
 //! `127.0.0.1:0` with its own data directory and its own database, on each backend.
 
 mod audit;
-mod bad_input;
 mod auth_mfa;
 mod auth_reset;
 mod auth_secrets;
 mod auth_sessions;
 mod auth_support;
+mod bad_input;
 mod harness;
 mod health;
 mod isolation;

@@ -57,7 +57,7 @@ keys! {
     "database_url", "sqlite://<data_dir>/switchboard.db?mode=rwc", "sqlite:... or postgres://user:password@host/db.";
     "public_url", "http://<listen>", "The URL people reach Switchboard at (links in emails; https enables Secure cookies).";
     "master_key", "", "64 hex digits or base64 of 32 bytes; unset: <data_dir>/master.key is created (mode 0600).";
-    "smtp_url", "", "smtp://user:password@host:587 or smtps://...; unset: mail goes to <data_dir>/outbox.";
+    "smtp_url", "", "smtp://host:25 (plain), smtp+starttls://user:password@host:587 or smtps://user:password@host:465; unset: mail goes to <data_dir>/outbox.";
     "smtp_from", "", "The From address of outgoing mail.";
     "meta_app_id", "", "Meta app id (WhatsApp, Messenger, Instagram).";
     "meta_app_secret", "", "Meta app secret (verifies webhook signatures).";
@@ -399,9 +399,12 @@ impl Resolver {
 
         let smtp_url = match self.optional("smtp_url") {
             Some((url, origin)) => {
-                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                if !(url.starts_with("smtp://")
+                    || url.starts_with("smtp+starttls://")
+                    || url.starts_with("smtps://"))
+                {
                     bail!(
-                        "smtp_url (from {origin}): `{}` must start with smtp:// or smtps://",
+                        "smtp_url (from {origin}): `{}` must start with smtp://, smtp+starttls:// or smtps://",
                         redact_url(&url)
                     );
                 }

@@ -13,8 +13,7 @@ use anyhow::{Context, Result};
 use std::sync::Arc;
 use switchboard_core::{EmailAddress, SystemClock, WorkspaceSlug};
 use switchboard_keys::MasterKey;
-use switchboard_mail::{FileOutbox, Mailer};
-use switchboard_server::jobs::{Registry, Worker};
+use switchboard_mail::Mailer;
 use switchboard_server::{AppState, ServerConfig, build_router};
 use switchboard_store::{Store, StoreError};
 use tokio::sync::watch;
@@ -60,18 +59,15 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
         store.clone(),
         Arc::new(SystemClock),
         server_config(config, &public_url),
-        mailer(config),
+        mailer(config)?,
         master_key,
     );
     let router = build_router(state.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers: Vec<_> = (0..config.job_workers)
-        .map(|_| {
-            let worker = Worker::new(state.clone(), Registry::standard());
-            tokio::spawn(worker.run_forever(stop_rx.clone()))
-        })
-        .collect();
+    let workers = switchboard_server::jobs::start(&state, stop_rx.clone())
+        .await
+        .context("cannot start the job workers")?;
     let signals = tokio::spawn(wait_for_signals(stop_tx.clone()));
 
     // Tests and scripts read this line to learn the port when listening on port 0.
@@ -92,10 +88,8 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
     // Whether the server stopped on a signal or failed, the workers stop too.
     let _ = stop_tx.send(true);
     tracing::info!("HTTP server stopped; waiting for job workers to finish");
-    for worker in workers {
-        if let Err(e) = worker.await {
-            tracing::error!(error = %e, "a job worker ended abnormally");
-        }
+    if let Err(e) = workers.await {
+        tracing::error!(error = %e, "a job worker ended abnormally");
     }
     signals.abort();
     tracing::info!("stopped cleanly");
@@ -110,22 +104,27 @@ fn server_config(config: &Config, public_url: &str) -> ServerConfig {
     server.audit_anonymise_after = config.audit_anonymise_after;
     server.audit_retention = config.audit_retention;
     server.trust_proxy_headers = config.trust_proxy_headers;
+    server.job_workers = config.job_workers;
     server
 }
 
-/// The one place the mailer is chosen.
-fn mailer(config: &Config) -> Arc<dyn Mailer> {
-    let outbox = config.data_dir.join("outbox");
-    // Switch here to switchboard-mail's SMTP constructor once it lands; until then mail
-    // goes to the outbox even when smtp_url is set, and the operator is told so.
-    if let Some(url) = &config.smtp_url {
-        tracing::warn!(
-            smtp_url = %url.redacted(),
-            outbox = %outbox.display(),
-            "smtp_url is set but this build has no SMTP mailer yet; mail goes to the outbox"
-        );
-    }
-    Arc::new(FileOutbox::new(outbox))
+/// The one place the mailer is chosen: SMTP when `smtp_url` is set, else the file outbox in
+/// the data directory.
+fn mailer(config: &Config) -> Result<Arc<dyn Mailer>> {
+    let url = config
+        .smtp_url
+        .as_ref()
+        .map(|u| secrecy::SecretString::from(u.expose().to_owned()));
+    let from = config
+        .smtp_from
+        .as_deref()
+        .unwrap_or(switchboard_mail::DEFAULT_FROM);
+    switchboard_mail::mailer_from_config(url.as_ref(), from, &config.data_dir).with_context(|| {
+        match &config.smtp_url {
+            Some(url) => format!("cannot use smtp_url {}", url.redacted()),
+            None => "cannot open the mail outbox".to_owned(),
+        }
+    })
 }
 
 /// Flips `stop` on the first SIGINT or SIGTERM; exits the process on a second one.

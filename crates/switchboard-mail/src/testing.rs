@@ -22,6 +22,9 @@ pub enum SinkMode {
     Transient,
     /// `550 5.1.1`: a permanent refusal.
     Permanent,
+    /// Accepts the connection and then says nothing, as a hung mail server would: the
+    /// sender's job stays in flight (crash tests kill the sender at that moment).
+    Hold,
 }
 
 /// One message as the sink received it.
@@ -40,6 +43,7 @@ struct Shared {
     mode: SinkMode,
     received: Vec<Received>,
     refused: usize,
+    held: usize,
 }
 
 /// A handle on a running sink; clones share it. The server runs until the runtime ends.
@@ -57,6 +61,7 @@ impl SmtpSink {
             mode: SinkMode::Accept,
             received: Vec::new(),
             refused: 0,
+            held: 0,
         }));
         let accept_shared = shared.clone();
         tokio::spawn(async move {
@@ -87,6 +92,11 @@ impl SmtpSink {
     /// How many deliveries were refused because of the mode.
     pub fn refused(&self) -> usize {
         self.lock().refused
+    }
+
+    /// How many connections were held silent because of `SinkMode::Hold`.
+    pub fn held(&self) -> usize {
+        self.lock().held
     }
 
     /// Everything received, in order, as it came over the wire.
@@ -125,6 +135,15 @@ where
     W: AsyncWrite + Unpin,
 {
     let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
+    if lock().mode == SinkMode::Hold {
+        lock().held += 1;
+        // Silent until the client goes away.
+        let mut ignored = String::new();
+        while read.read_line(&mut ignored).await? > 0 {
+            ignored.clear();
+        }
+        return Ok(());
+    }
     write
         .write_all(b"220 switchboard-sink ESMTP ready\r\n")
         .await?;
@@ -179,7 +198,7 @@ where
                         lock().refused += 1;
                         b"451 4.3.0 try again later\r\n"
                     }
-                    SinkMode::Permanent => {
+                    SinkMode::Permanent | SinkMode::Hold => {
                         lock().refused += 1;
                         b"550 5.1.1 <recipient>: no such mailbox here\r\n"
                     }

@@ -75,6 +75,7 @@ keys! {
     "audit_retention_days", "730", "Audit entries older than this are deleted.";
     "trust_proxy_headers", "false", "Take the client address from X-Forwarded-For (only behind a trusted proxy).";
     "job_workers", "2", "Background job workers in this process.";
+    "job_lease_seconds", "300", "How long a worker holds a job; a crashed worker's job is taken again after this.";
     "log_format", "text", "text or json (one JSON object per line).";
     "log_filter", "info", "tracing filter directives, e.g. info,switchboard_server=debug (RUST_LOG wins).";
 }
@@ -158,6 +159,7 @@ pub struct Config {
     pub audit_retention: Duration,
     pub trust_proxy_headers: bool,
     pub job_workers: usize,
+    pub job_lease: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -471,6 +473,7 @@ impl Resolver {
             audit_retention,
             trust_proxy_headers,
             job_workers: usize::try_from(self.number("job_workers", 2, 64)?).unwrap_or(2),
+            job_lease: Duration::from_secs(self.number("job_lease_seconds", 300, 24 * 60 * 60)?),
             log_format,
             log_filter: self.with_default("log_filter", "info").0,
             data_dir,
@@ -742,6 +745,7 @@ mod tests {
                 n if n.ends_with("_days")
                     || n.ends_with("_hours")
                     || n.ends_with("_minutes")
+                    || n.ends_with("_seconds")
                     || n == "job_workers" =>
                 {
                     "1"

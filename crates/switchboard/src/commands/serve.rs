@@ -105,6 +105,7 @@ fn server_config(config: &Config, public_url: &str) -> ServerConfig {
     server.audit_retention = config.audit_retention;
     server.trust_proxy_headers = config.trust_proxy_headers;
     server.job_workers = config.job_workers;
+    server.job_lease = config.job_lease;
     server
 }
 

@@ -11,5 +11,6 @@
 
 mod bad_input;
 mod commands;
+mod crash;
 mod harness;
 mod serve;

@@ -38,3 +38,19 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// How many sessions wait on an advisory lock (PostgreSQL; always 0 on SQLite). Lets
+    /// tests prove that a transaction is queued behind another one.
+    pub async fn waiting_advisory_locks(&self) -> Result<i64> {
+        match self.backend {
+            Backend::Sqlite => Ok(0),
+            Backend::Postgres => Ok(sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&self.read)
+            .await?),
+        }
+    }
+}

@@ -164,7 +164,16 @@ impl Tx {
     }
 
     /// How many accounts exist, read inside the transaction (first-owner sign-up).
+    /// How many accounts exist, counted so that two transactions asking this at once (the
+    /// first sign-up) see each other: SQLite's `BEGIN IMMEDIATE` already serialises writers;
+    /// on PostgreSQL a transaction-scoped advisory lock does, until commit or rollback.
     pub async fn count_users(&mut self) -> Result<i64> {
+        if self.conn().backend_name() == "PostgreSQL" {
+            // An arbitrary constant naming "the set of accounts" as a lock.
+            sqlx::query("SELECT pg_advisory_xact_lock(7357001)")
+                .execute(self.conn())
+                .await?;
+        }
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.conn())
             .await?)

@@ -262,10 +262,7 @@ impl FromRequestParts<AppState> for WorkspaceAccess {
                 .api_token_by_hash(&secret_token::hash(bearer))
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
-            let workspace = state.store.workspace(token.workspace_id).await?;
-            if workspace.status != switchboard_core::WorkspaceStatus::Active {
-                return Err(ApiError::Forbidden("This workspace is deactivated."));
-            }
+            require_active(state, token.workspace_id).await?;
             state
                 .store
                 .touch_api_token(token.id, state.clock.now())
@@ -310,6 +307,7 @@ impl FromRequestParts<AppState> for WorkspaceAccess {
             .ok_or(ApiError::Forbidden(
                 "You are not a member of this workspace.",
             ))?;
+        require_active(state, workspace_id).await?;
         Ok(WorkspaceAccess {
             workspace_id,
             role,
@@ -320,5 +318,16 @@ impl FromRequestParts<AppState> for WorkspaceAccess {
             session: Some(auth),
             token: None,
         })
+    }
+}
+
+/// A deactivated workspace is closed to everyone, whichever way they authenticate: its data
+/// awaits erasure.
+async fn require_active(state: &AppState, ws: WorkspaceId) -> Result<(), ApiError> {
+    let workspace = state.store.workspace(ws).await?;
+    if workspace.status == switchboard_core::WorkspaceStatus::Active {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("This workspace is deactivated."))
     }
 }

@@ -2,8 +2,8 @@
 //! the account, its workspace and the owner membership, and signs in, in one transaction.
 //!
 //! Invariant: the "no account yet" check runs inside the same write transaction as the
-//! insert, so two racing sign-ups cannot both become first owner on SQLite's single writer;
-//! on PostgreSQL the unique email and slug bound the damage to a second, separate owner.
+//! insert, and that check serialises concurrent callers on both backends
+//! (`Tx::count_users`), so two racing sign-ups cannot both become first owner.
 
 use crate::auth::ClientInfo;
 use crate::auth::forms::{FormErrors, PreSessionCsrf, PublicForm};

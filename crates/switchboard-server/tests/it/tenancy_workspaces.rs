@@ -225,6 +225,12 @@ async fn owner_deactivates_with_step_up_and_tokens_stop_working(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // Closed to sessions too, not only to tokens.
+    let r = browser(&app, Method::GET, "/api/v1/workspace", &a.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     let page = app
         .store
         .audit_events(a.ws, &Default::default(), 10)

@@ -8,6 +8,7 @@ backend_tests!(
     slugs_and_emails_are_unique,
     last_owner_cannot_be_removed_or_demoted,
     membership_is_scoped_to_its_workspace,
+    counting_users_serialises_concurrent_first_sign_ups,
 );
 
 async fn user(store: &Store, email: &str) -> switchboard_core::UserId {
@@ -134,5 +135,47 @@ async fn membership_is_scoped_to_its_workspace(store: Store) {
     assert_eq!(
         tx.remove_member(wa.id, b).await.unwrap_err().code(),
         "not_found"
+    );
+}
+
+/// The first sign-up checks "no account yet" and inserts in one transaction; a second
+/// transaction asking the same question waits for the first and sees its account.
+async fn counting_users_serialises_concurrent_first_sign_ups(store: Store) {
+    let mut first = store.begin().await.unwrap();
+    assert_eq!(first.count_users().await.unwrap(), 0);
+    let email = EmailAddress::parse("first@example.com").unwrap();
+    first
+        .insert_user(
+            NewUser {
+                email: &email,
+                display_name: "First",
+                password_hash: "x",
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+
+    let second_store = store.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = second_store.begin().await.unwrap();
+        tx.count_users().await.unwrap()
+    });
+    if store.backend() == switchboard_store::Backend::Postgres {
+        // Wait (bounded) until the second transaction is queued behind the first's lock.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.waiting_advisory_locks().await.unwrap() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "second transaction never waited"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+    first.commit().await.unwrap();
+    assert_eq!(
+        second.await.unwrap(),
+        1,
+        "the second sign-up saw the first account"
     );
 }

@@ -153,6 +153,13 @@ impl Store {
         Ok(Tx(tx))
     }
 
+    /// Runs one administrative statement (`CREATE DATABASE`, `DROP DATABASE`) that takes no
+    /// parameters; for tooling that manages scratch databases, never for tenant data.
+    pub async fn execute_admin(&self, sql: &str) -> Result<()> {
+        sqlx::query(sql).execute(&self.write).await?;
+        Ok(())
+    }
+
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
         self.write.close().await;

@@ -56,6 +56,35 @@ pub enum Command {
     /// Check the configuration, or list every key.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Measure Switchboard's own speed on this machine (results go in docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The durable job queue: enqueue (one transaction per job, as features do) and
+    /// claim-and-complete with concurrent workers, on a fresh scratch database.
+    Queue(BenchQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchQueueArgs {
+    /// How many jobs to enqueue and run.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub jobs: u32,
+
+    /// How many workers claim concurrently.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: u32,
+
+    /// Run on a scratch database created on this PostgreSQL server (and dropped after)
+    /// instead of a scratch SQLite file.
+    #[arg(long, value_name = "URL")]
+    pub postgres_server: Option<String>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,13 +4,16 @@
 //! Invariant: a command checks all of its input before it writes anything, and writes in
 //! one transaction, so a failed command leaves nothing half-made.
 
+mod bench;
 mod migrate;
 mod serve;
 mod token;
 mod user;
 mod workspace;
 
-use crate::cli::{Cli, Command, ConfigCommand, TokenCommand, UserCommand, WorkspaceCommand};
+use crate::cli::{
+    BenchCommand, Cli, Command, ConfigCommand, TokenCommand, UserCommand, WorkspaceCommand,
+};
 use crate::config::{Config, Flags};
 use anyhow::{Context, Result, anyhow};
 use rand::Rng;
@@ -49,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Workspace(WorkspaceCommand::List(args)) => workspace::list(&config, args).await,
         Command::Token(TokenCommand::Create(args)) => token::create(&config, args).await,
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&config, args).await,
+        Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))
         }

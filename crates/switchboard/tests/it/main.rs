@@ -10,6 +10,7 @@
 //! set) on a fresh PostgreSQL database.
 
 mod bad_input;
+mod bench;
 mod commands;
 mod crash;
 mod harness;

@@ -1,7 +1,6 @@
-use crate::t0;
-use switchboard_core::{EmailAddress, Role, UserId, WorkspaceSlug};
+use crate::{t0, user};
+use switchboard_core::{EmailAddress, Role, WorkspaceSlug};
 use switchboard_store::invitations::{InvitationStatus, NewInvitation};
-use switchboard_store::users::NewUser;
 use switchboard_store::{Store, backend_tests};
 use time::Duration;
 
@@ -10,24 +9,6 @@ backend_tests!(
     inviting_again_revokes_the_older_link,
     invitations_are_scoped_to_their_workspace,
 );
-
-async fn user(store: &Store, email: &str) -> UserId {
-    let mut tx = store.begin().await.unwrap();
-    let email = EmailAddress::parse(email).unwrap();
-    let id = tx
-        .insert_user(
-            NewUser {
-                email: &email,
-                display_name: "P",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
 
 async fn invite(
     store: &Store,

@@ -15,7 +15,9 @@ mod invitations;
 mod jobs;
 mod workspaces;
 
-use switchboard_core::{ManualClock, Timestamp};
+use switchboard_core::{EmailAddress, ManualClock, Timestamp, UserId};
+use switchboard_store::Store;
+use switchboard_store::users::NewUser;
 
 /// A fixed starting time for tests: 2026-01-05 09:00 UTC.
 pub fn t0() -> Timestamp {
@@ -24,4 +26,23 @@ pub fn t0() -> Timestamp {
 
 pub fn clock() -> ManualClock {
     ManualClock::new(t0())
+}
+
+/// A user with `email` (and a placeholder password hash), committed.
+pub async fn user(store: &Store, email: &str) -> UserId {
+    let email = EmailAddress::parse(email).unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .insert_user(
+            NewUser {
+                email: &email,
+                display_name: "Test Person",
+                password_hash: "$argon2id$fake",
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
 }

@@ -1,4 +1,4 @@
-use crate::t0;
+use crate::{t0, user};
 use switchboard_core::{EmailAddress, Role, WorkspaceSlug};
 use switchboard_store::users::NewUser;
 use switchboard_store::{Store, backend_tests};
@@ -10,24 +10,6 @@ backend_tests!(
     membership_is_scoped_to_its_workspace,
     counting_users_serialises_concurrent_first_sign_ups,
 );
-
-async fn user(store: &Store, email: &str) -> switchboard_core::UserId {
-    let mut tx = store.begin().await.unwrap();
-    let email = EmailAddress::parse(email).unwrap();
-    let id = tx
-        .insert_user(
-            NewUser {
-                email: &email,
-                display_name: "Test Person",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
 
 async fn workspace_is_created_with_its_owner(store: Store) {
     let owner = user(&store, "owner@example.com").await;

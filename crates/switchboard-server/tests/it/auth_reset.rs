@@ -12,42 +12,6 @@ app_tests!(
     changing_password_needs_the_current_one_and_ends_other_sessions,
 );
 
-/// Requests a reset for `email` and returns the link path from the emailed message.
-async fn request_reset(app: &TestApp, email: &str) -> String {
-    let client = app.browser();
-    let csrf = csrf_of(app, &client, "/password/forgot").await;
-    let r = client
-        .post(app.at("/password/forgot"))
-        .form(&[("csrf_token", csrf.as_str()), ("email", email)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    app.drain_jobs().await;
-    let mail = app.outbox.messages().unwrap();
-    let message = mail.last().unwrap();
-    assert_eq!(message.to, email);
-    let link = message
-        .text
-        .lines()
-        .find(|l| l.contains("/password/reset/"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    link.strip_prefix(&app.url).unwrap().to_owned()
-}
-
-async fn post_new_password(app: &TestApp, path: &str, password: &str) -> reqwest::Response {
-    let client = app.browser();
-    let csrf = csrf_of(app, &client, "/login").await;
-    client
-        .post(app.at(path))
-        .form(&[("csrf_token", csrf.as_str()), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn reset_link_sets_a_new_password_once_and_ends_sessions(app: TestApp) {
     let old_session = owner(&app).await;
     let path = request_reset(&app, OWNER_EMAIL).await;

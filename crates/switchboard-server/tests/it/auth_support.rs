@@ -1,5 +1,6 @@
 //! Helpers for the authentication tests: reading CSRF tokens and secrets out of pages,
-//! signing up and in like a browser, and computing TOTP codes from a secret.
+//! signing up and in like a browser, resetting a password by its emailed link, and
+//! computing TOTP codes from a secret.
 
 use crate::TestApp;
 use reqwest::{Client, Response};
@@ -26,8 +27,9 @@ pub async fn csrf_of(app: &TestApp, client: &Client, path: &str) -> String {
     csrf_in(&r.text().await.unwrap())
 }
 
-/// Signs up the first owner (workspace "Acme Shoes") in `client`.
-pub async fn sign_up(app: &TestApp, client: &Client) {
+/// Signs up the first owner (workspace "Acme Shoes") in `client`; returns the session token
+/// it was given.
+pub async fn sign_up(app: &TestApp, client: &Client) -> String {
     let csrf = csrf_of(app, client, "/signup").await;
     let r = client
         .post(app.at("/signup"))
@@ -43,6 +45,7 @@ pub async fn sign_up(app: &TestApp, client: &Client) {
         .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     assert_eq!(r.headers()["location"], "/");
+    session_token_set_by(&r).expect("sign-up sets a session cookie")
 }
 
 /// Posts the sign-in form (after loading it for its CSRF token).
@@ -146,6 +149,36 @@ pub async fn answer_mfa(app: &TestApp, client: &Client, code: &str) -> Response 
     client
         .post(app.at("/login/mfa"))
         .form(&[("csrf_token", csrf.as_str()), ("code", code)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Requests a reset for `email` and returns the link path from the emailed message.
+pub async fn request_reset(app: &TestApp, email: &str) -> String {
+    let client = app.browser();
+    let csrf = csrf_of(app, &client, "/password/forgot").await;
+    let r = client
+        .post(app.at("/password/forgot"))
+        .form(&[("csrf_token", csrf.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.drain_jobs().await;
+    let latest = app.outbox.messages().unwrap().pop().unwrap();
+    assert_eq!(latest.to, email, "the reset email is the latest one sent");
+    let link = app.emailed_link(email, "/password/reset/");
+    link.strip_prefix(&app.url).unwrap().to_owned()
+}
+
+/// Posts a new password to a reset link `path` (after loading a form for a CSRF token).
+pub async fn post_new_password(app: &TestApp, path: &str, password: &str) -> Response {
+    let client = app.browser();
+    let csrf = csrf_of(app, &client, "/login").await;
+    client
+        .post(app.at(path))
+        .form(&[("csrf_token", csrf.as_str()), ("password", password)])
         .send()
         .await
         .unwrap()

@@ -24,23 +24,7 @@ async fn invite(app: &TestApp, a: &Seeded, email: &str, role: &str) -> (String, 
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "pending");
     app.drain_jobs().await;
-    let mail = app
-        .outbox
-        .messages()
-        .unwrap()
-        .into_iter()
-        .rev()
-        .find(|m| m.to == email.to_lowercase())
-        .expect("invitation email");
-    let start = mail
-        .text
-        .find(&app.at("/invitations/"))
-        .expect("link in email");
-    let link: String = mail.text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let link = app.emailed_link(email, "/invitations/");
     (link, body["id"].as_str().unwrap().to_owned())
 }
 
@@ -103,12 +87,8 @@ async fn invitation_email_carries_a_link_that_creates_account_and_membership(app
     assert_eq!(body["slug"], "acme");
     assert_eq!(body["role"], "admin");
 
-    let page = app
-        .store
-        .audit_events(a.ws, &Default::default(), 10)
-        .await
-        .unwrap();
-    let actions: Vec<&str> = page.events.iter().map(|e| e.action.as_str()).collect();
+    let events = app.audit_log(a.ws).await;
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["invitation.accepted", "invitation.created"]);
 }
 

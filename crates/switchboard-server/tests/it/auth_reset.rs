@@ -83,27 +83,29 @@ async fn changing_password_needs_the_current_one_and_ends_other_sessions(app: Te
     let other = app.browser();
     sign_in(&app, &other, OWNER_EMAIL, OWNER_PASSWORD).await;
     let csrf = csrf_of(&app, &client, "/settings/security").await;
-    let r = client
-        .post(app.at("/settings/security/password"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("current_password", "not-my-password"),
             ("new_password", "brand-new-secret-77"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 422);
-    let r = client
-        .post(app.at("/settings/security/password"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("current_password", OWNER_PASSWORD),
             ("new_password", "brand-new-secret-77"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert!(session_token_set_by(&r).is_some());
     assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), 200);
@@ -116,12 +118,13 @@ async fn reset_emails_to_one_address_are_limited_per_hour(app: TestApp) {
     let csrf = csrf_of(&app, &client, "/password/forgot").await;
     let mut answers = Vec::new();
     for _ in 0..5 {
-        let r = client
-            .post(app.at("/password/forgot"))
-            .form(&[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(
+            &app,
+            &client,
+            "/password/forgot",
+            &[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)],
+        )
+        .await;
         answers.push((r.status(), r.text().await.unwrap()));
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]));

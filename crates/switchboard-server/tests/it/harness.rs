@@ -103,6 +103,18 @@ impl TestApp {
         format!("{}{}", self.url, path)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.api()
+            .get(self.at("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The workspace's audit log as the store keeps it, newest first (up to 100 entries).
     pub async fn audit_log(&self, ws: WorkspaceId) -> Vec<AuditEvent> {
         self.store

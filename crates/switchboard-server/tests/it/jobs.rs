@@ -426,15 +426,7 @@ async fn enqueue_hold(app: &TestApp) -> switchboard_core::JobId {
 
 async fn queue_depth_is_a_metric(app: TestApp) {
     queue(&app, None).await;
-    let text = app
-        .api()
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains("switchboard_jobs_queued{state=\"pending\"} 1"),
         "{text}"

@@ -233,15 +233,7 @@ async fn job_listing_is_for_admins_of_the_workspace_only(app: TestApp) {
     let r = app.api().get(app.at("/api/v1/jobs")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     // Both endpoints are in the OpenAPI document.
-    let doc: Value = app
-        .api()
-        .get(app.at("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     assert!(doc["paths"]["/api/v1/jobs"]["get"].is_object(), "{doc}");
     assert!(
         doc["paths"]["/api/v1/jobs/{id}/retry"]["post"].is_object(),

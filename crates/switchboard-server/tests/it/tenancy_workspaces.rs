@@ -13,15 +13,7 @@ app_tests!(
 );
 
 async fn openapi_documents_every_tenancy_endpoint(app: TestApp) {
-    let doc: Value = app
-        .api()
-        .get(app.at("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let paths = &doc["paths"];
     for (path, method) in [
         ("/api/v1/workspaces", "get"),

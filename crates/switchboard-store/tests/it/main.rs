@@ -15,9 +15,10 @@ mod invitations;
 mod jobs;
 mod workspaces;
 
-use switchboard_core::{EmailAddress, ManualClock, Timestamp, UserId};
+use switchboard_core::{EmailAddress, ManualClock, Timestamp, UserId, WorkspaceSlug};
 use switchboard_store::Store;
 use switchboard_store::users::NewUser;
+use switchboard_store::workspaces::Workspace;
 
 /// A fixed starting time for tests: 2026-01-05 09:00 UTC.
 pub fn t0() -> Timestamp {
@@ -45,4 +46,12 @@ pub async fn user(store: &Store, email: &str) -> UserId {
         .unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// A workspace `slug` named `name`, owned by `owner`.
+pub async fn create_workspace(store: &Store, name: &str, slug: &str, owner: UserId) -> Workspace {
+    store
+        .create_workspace(name, &WorkspaceSlug::parse(slug).unwrap(), owner, t0())
+        .await
+        .unwrap()
 }

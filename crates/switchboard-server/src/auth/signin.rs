@@ -1,5 +1,6 @@
 //! What sign-in, the MFA challenge and step-up share: password checks off the async
-//! runtime, the second factor, starting a session, safe redirect targets and audit entries.
+//! runtime, the second factor, starting a session and safe redirect targets. Their audit
+//! entries are built by `crate::audit::on_account`, with every other feature's.
 //!
 //! Invariants: every successful proof of identity ends with a session token that was never
 //! seen before (a new session, or `renew_session`); `safe_next` only ever yields a path on

@@ -73,9 +73,8 @@ fn invitation_from(row: &AnyRow) -> Result<Invitation> {
     Ok(Invitation {
         id: row.parsed("id")?,
         workspace_id: row.parsed("workspace_id")?,
-        email: EmailAddress::parse(&row.text("email")?)
-            .map_err(|e| StoreError::Corrupt(e.message))?,
-        role: Role::parse(&row.text("role")?).map_err(|e| StoreError::Corrupt(e.message))?,
+        email: row.valid("email", EmailAddress::parse)?,
+        role: row.valid("role", Role::parse)?,
         invited_by: row.opt_parsed("invited_by")?,
         created_at: row.time("created_at")?,
         expires_at: row.time("expires_at")?,

@@ -1,11 +1,12 @@
-//! Reading typed values out of `Any` rows: ids from UUID text, timestamps from milliseconds.
+//! Reading typed values out of `Any` rows: ids from UUID text, timestamps from milliseconds,
+//! domain values through their own `parse`.
 
 use crate::StoreError;
 use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyQueryResult, AnyRow};
 use std::str::FromStr;
-use switchboard_core::Timestamp;
 use switchboard_core::clock::from_millis;
+use switchboard_core::{Timestamp, ValidationError};
 
 pub(crate) trait RowExt {
     fn text(&self, col: &str) -> Result<String, StoreError>;
@@ -17,6 +18,13 @@ pub(crate) trait RowExt {
     fn parsed<T: FromStr>(&self, col: &str) -> Result<T, StoreError>;
     fn opt_parsed<T: FromStr>(&self, col: &str) -> Result<Option<T>, StoreError>;
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A domain value (`Role`, `EmailAddress`, ...) through its validating `parse`: a stored
+    /// value that fails it is corrupt.
+    fn valid<T>(
+        &self,
+        col: &str,
+        parse: fn(&str) -> Result<T, ValidationError>,
+    ) -> Result<T, StoreError>;
 }
 
 impl RowExt for AnyRow {
@@ -62,9 +70,26 @@ impl RowExt for AnyRow {
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.try_get::<Option<Vec<u8>>, _>(col)?)
     }
+
+    fn valid<T>(
+        &self,
+        col: &str,
+        parse: fn(&str) -> Result<T, ValidationError>,
+    ) -> Result<T, StoreError> {
+        parse(&self.text(col)?).map_err(|e| StoreError::Corrupt(e.message))
+    }
 }
 
 /// Milliseconds for binding a timestamp.
 pub(crate) fn ms(at: Timestamp) -> i64 {
     switchboard_core::clock::to_millis(at)
+}
+
+/// Not found when an update or delete by id touched no row: the id is unknown, or belongs to
+/// another workspace or account.
+pub(crate) fn found(done: AnyQueryResult) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }

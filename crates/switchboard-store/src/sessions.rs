@@ -1,7 +1,7 @@
 //! Browser sessions. The cookie holds a random token; only its SHA-256 is stored, so a copy
 //! of the database cannot be replayed as a sign-in.
 
-use crate::row::{RowExt, ms};
+use crate::row::{RowExt, found, ms};
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::{SessionId, Timestamp, UserId, WorkspaceId};
@@ -121,10 +121,7 @@ impl Tx {
         .bind(expires_at.map(ms))
         .execute(self.conn())
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     /// Ends one session of `user` (from the sessions page) in this transaction; not found
@@ -135,10 +132,7 @@ impl Tx {
             .bind(user.to_string())
             .execute(self.conn())
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     pub async fn delete_session(&mut self, id: SessionId) -> Result<()> {
@@ -223,10 +217,7 @@ impl Store {
             .bind(user.to_string())
             .execute(&self.write)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     /// Deletes sessions past their absolute end or idle since before `idle_cutoff`.

@@ -2,7 +2,7 @@
 //! a short prefix so people can tell their tokens apart.
 
 use crate::error::on_unique;
-use crate::row::{RowExt, ms};
+use crate::row::{RowExt, found, ms};
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::{ApiTokenId, Role, Timestamp, UserId, WorkspaceId};
@@ -36,7 +36,7 @@ fn token_from(row: &AnyRow) -> Result<ApiToken> {
         id: row.parsed("id")?,
         workspace_id: row.parsed("workspace_id")?,
         name: row.text("name")?,
-        role: Role::parse(&row.text("role")?).map_err(|e| StoreError::Corrupt(e.message))?,
+        role: row.valid("role", Role::parse)?,
         token_prefix: row.text("token_prefix")?,
         created_by: row.opt_parsed("created_by")?,
         created_at: row.time("created_at")?,
@@ -98,9 +98,7 @@ impl Tx {
         .bind(ms(now))
         .execute(self.conn())
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(done)?;
         let row = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE workspace_id = $1 AND id = $2"
         ))

@@ -3,7 +3,7 @@
 //! sessions in the same transaction.
 
 use crate::error::on_unique;
-use crate::row::{RowExt, ms};
+use crate::row::{RowExt, found, ms};
 use crate::{Result, Store, StoreError, Tx};
 use secrecy::SecretString;
 use sqlx::any::AnyRow;
@@ -56,8 +56,7 @@ fn user_from(row: &AnyRow) -> Result<User> {
     };
     Ok(User {
         id: row.parsed("id")?,
-        email: EmailAddress::parse(&row.text("email")?)
-            .map_err(|e| StoreError::Corrupt(e.message))?,
+        email: row.valid("email", EmailAddress::parse)?,
         display_name: row.text("display_name")?,
         password_hash: SecretString::from(row.text("password_hash")?),
         totp_secret: row.opt_bytes("totp_secret")?,
@@ -107,10 +106,7 @@ impl Tx {
         .bind(ms(now))
         .execute(self.conn())
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     /// Stores a (sealed) TOTP secret; `enabled_at` is `None` while enrolment awaits its

@@ -1,7 +1,7 @@
 //! Workspaces (the tenants) and memberships (who belongs to which, with which role).
 
 use crate::error::on_unique;
-use crate::row::{RowExt, ms};
+use crate::row::{RowExt, found, ms};
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::{Role, Timestamp, UserId, WorkspaceId, WorkspaceSlug, WorkspaceStatus};
@@ -35,10 +35,8 @@ fn workspace_from(row: &AnyRow) -> Result<Workspace> {
     Ok(Workspace {
         id: row.parsed("id")?,
         name: row.text("name")?,
-        slug: WorkspaceSlug::parse(&row.text("slug")?)
-            .map_err(|e| StoreError::Corrupt(e.message))?,
-        status: WorkspaceStatus::parse(&row.text("status")?)
-            .map_err(|e| StoreError::Corrupt(e.message))?,
+        slug: row.valid("slug", WorkspaceSlug::parse)?,
+        status: row.valid("status", WorkspaceStatus::parse)?,
         deactivated_at: row.opt_time("deactivated_at")?,
         created_at: row.time("created_at")?,
     })
@@ -59,7 +57,7 @@ fn member_from(r: &AnyRow) -> Result<Member> {
 }
 
 fn role_from(row: &AnyRow) -> Result<Role> {
-    Role::parse(&row.text("role")?).map_err(|e| StoreError::Corrupt(e.message))
+    row.valid("role", Role::parse)
 }
 
 impl Tx {
@@ -176,10 +174,7 @@ impl Tx {
             .bind(ms(now))
             .execute(self.conn())
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     /// Deactivates the workspace (its API tokens stop working at once); a conflict when it

@@ -33,7 +33,11 @@ pub fn cleared_session_cookie(config: &ServerConfig) -> Cookie<'static> {
 
 /// The session token presented by the request, if any.
 pub fn session_token(config: &ServerConfig, headers: &HeaderMap) -> Option<String> {
-    let name = session_cookie_name(config);
+    cookie_value(headers, session_cookie_name(config))
+}
+
+/// The value of the request's cookie `name`; an empty value counts as none.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()

@@ -1,6 +1,7 @@
 //! Extractors that say who is asking: `SessionAuth` (a signed-in browser), `WebUser` (the
-//! same, but redirects to the sign-in page), and `WorkspaceAccess` (a session's active
-//! workspace or an API token's workspace, with the role that applies).
+//! same, but redirects to the sign-in page), `WorkspaceAccess` (a session's active
+//! workspace or an API token's workspace, with the role that applies), and `Caller` (a
+//! session or a token, for the API answers that differ between them).
 
 use crate::auth::{cookies, secret_token};
 use crate::error::ApiError;
@@ -329,5 +330,30 @@ async fn require_active(state: &AppState, ws: WorkspaceId) -> Result<(), ApiErro
         Ok(())
     } else {
         Err(ApiError::Forbidden("This workspace is deactivated."))
+    }
+}
+
+/// A session (when no `Authorization` header is sent) or an API token.
+pub enum Caller {
+    Session(Box<SessionAuth>),
+    Token(Box<WorkspaceAccess>),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(Caller::Token(Box::new(
+                WorkspaceAccess::from_request_parts(parts, state).await?,
+            )))
+        } else {
+            Ok(Caller::Session(Box::new(
+                SessionAuth::from_request_parts(parts, state).await?,
+            )))
+        }
     }
 }

@@ -5,12 +5,13 @@
 //! (under a key derived from the master key) of the random value in the `sb_csrf` cookie,
 //! which another site can neither read nor set.
 
+use crate::auth::cookies::cookie_value;
 use crate::auth::{csrf, secret_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
@@ -33,19 +34,6 @@ fn sign(state: &AppState, value: &str) -> String {
     };
     mac.update(value.as_bytes());
     hex::encode(mac.finalize().into_bytes())
-}
-
-fn cookie_value(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(state);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 /// The CSRF token for a pre-session form; sets the cookie when the browser has none yet.
@@ -79,7 +67,7 @@ impl FromRequestParts<AppState> for PreSessionCsrf {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(value) = cookie_value(state, &parts.headers) {
+        if let Some(value) = cookie_value(&parts.headers, cookie_name(state)) {
             return Ok(PreSessionCsrf {
                 token: sign(state, &value),
                 new_cookie: None,
@@ -125,7 +113,7 @@ where
                     .map(|(_, v)| v)
             })
             .unwrap_or_default();
-        let expected = cookie_value(state, &parts.headers).map(|v| sign(state, &v));
+        let expected = cookie_value(&parts.headers, cookie_name(state)).map(|v| sign(state, &v));
         let valid = expected.as_ref().is_some_and(|e| {
             !presented.is_empty() && bool::from(e.as_bytes().ct_eq(presented.as_bytes()))
         });

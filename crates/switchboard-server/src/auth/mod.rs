@@ -18,4 +18,4 @@ pub mod step_up;
 pub mod throttle;
 pub mod totp;
 
-pub use extract::{Actor, ClientInfo, SessionAuth, WebUser, WorkspaceAccess};
+pub use extract::{Actor, Caller, ClientInfo, SessionAuth, WebUser, WorkspaceAccess};

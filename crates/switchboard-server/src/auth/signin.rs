@@ -1,5 +1,6 @@
 //! What sign-in, the MFA challenge and step-up share: password checks off the async
-//! runtime, the second factor, starting a session, safe redirect targets and audit entries.
+//! runtime, the second factor, starting a session and safe redirect targets. Their audit
+//! entries are built by `crate::audit::on_account`, with every other feature's.
 //!
 //! Invariants: every successful proof of identity ends with a session token that was never
 //! seen before (a new session, or `renew_session`); `safe_next` only ever yields a path on
@@ -13,7 +14,6 @@ use rand::Rng;
 use secrecy::SecretString;
 use switchboard_core::{SessionId, ValidationError, WorkspaceId};
 use switchboard_store::Tx;
-use switchboard_store::audit::NewAuditEvent;
 use switchboard_store::sessions::{NewSession, SessionState};
 use switchboard_store::users::User;
 
@@ -55,20 +55,6 @@ pub async fn hash_password(password: &SecretString) -> Result<String, Validation
                     .on("password"),
             )
         })
-}
-
-/// An audit entry about `user`'s own account, with the request's address and agent.
-pub fn audit_event(action: &str, user: &User, client: &ClientInfo) -> NewAuditEvent {
-    NewAuditEvent {
-        actor_user_id: Some(user.id),
-        actor_email: Some(user.email.to_string()),
-        target_type: Some("user".to_owned()),
-        target_id: Some(user.id.to_string()),
-        target_label: Some(user.email.to_string()),
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-        ..NewAuditEvent::new(action)
-    }
 }
 
 /// How long a password-only session may wait for its MFA code.

@@ -4,13 +4,11 @@
 //! Invariant: no answer here carries a secret: no password hash, session or API token, or
 //! TOTP secret; only ids, names, roles and whether MFA is on.
 
-use crate::auth::{ClientInfo, SessionAuth, WorkspaceAccess, signin};
+use crate::auth::{Caller, ClientInfo, SessionAuth, signin};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, State};
-use axum::http::header;
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -22,31 +20,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(reauth))
-}
-
-/// A session (when no `Authorization` header is sent) or an API token.
-pub enum Caller {
-    Session(Box<SessionAuth>),
-    Token(Box<WorkspaceAccess>),
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            Ok(Caller::Token(Box::new(
-                WorkspaceAccess::from_request_parts(parts, state).await?,
-            )))
-        } else {
-            Ok(Caller::Session(Box::new(
-                SessionAuth::from_request_parts(parts, state).await?,
-            )))
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]

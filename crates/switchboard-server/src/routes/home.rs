@@ -2,7 +2,7 @@
 
 use crate::auth::WebUser;
 use crate::auth::csrf::WebForm;
-use crate::error::ApiError;
+use crate::routes::workspaces::switch_to;
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
 use askama::Template;
@@ -54,14 +54,6 @@ async fn switch_workspace(
     WebForm { auth, form }: WebForm<SwitchForm>,
 ) -> Result<Response, WebError> {
     let ws: WorkspaceId = form.workspace_id.parse()?;
-    state
-        .store
-        .role_in(ws, auth.user.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    state
-        .store
-        .set_active_workspace(auth.session.id, ws)
-        .await?;
+    switch_to(&state, &auth, ws).await?;
     Ok(Redirect::to("/").into_response())
 }

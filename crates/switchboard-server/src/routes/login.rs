@@ -5,6 +5,7 @@
 //! the same Argon2id work; a session waiting for its MFA code (`pending_mfa`) is accepted by
 //! nothing but `/login/mfa`; every proof of identity ends with a fresh session token.
 
+use crate::audit;
 use crate::auth::extract::{load_session, url_encode};
 use crate::auth::forms::{FormErrors, NoFields, PreSessionCsrf, PublicForm};
 use crate::auth::signin::{self, SecondFactor, safe_next};
@@ -124,7 +125,7 @@ async fn login(
             throttle::record_failure(&state, &keys).await?;
             state.metrics.count_sign_in("failure");
             let mut event = match &other {
-                Some(user) => signin::audit_event("auth.sign_in_failed", user, &client),
+                Some(user) => audit::on_account("auth.sign_in_failed", user, None, &client),
                 None => switchboard_store::audit::NewAuditEvent {
                     ip: client.ip.clone(),
                     user_agent: client.user_agent.clone(),
@@ -157,9 +158,8 @@ async fn login(
         format!("/login/mfa?next={}", url_encode(&next))
     } else {
         state.metrics.count_sign_in("success");
-        let mut event = signin::audit_event("auth.sign_in", &user, &client);
-        event.workspace_id = started.workspace;
-        event.details = serde_json::json!({ "mfa": false });
+        let event = audit::on_account("auth.sign_in", &user, started.workspace, &client)
+            .details(serde_json::json!({ "mfa": false }));
         tx.record_audit(&event, now).await?;
         next
     };
@@ -237,8 +237,8 @@ async fn mfa(
         drop(tx);
         throttle::record_failure(&state, &keys).await?;
         state.metrics.count_sign_in("failure");
-        let mut event = signin::audit_event("auth.sign_in_failed", &user, &client);
-        event.details = serde_json::json!({ "reason": "wrong_mfa_code" });
+        let event = audit::on_account("auth.sign_in_failed", &user, None, &client)
+            .details(serde_json::json!({ "reason": "wrong_mfa_code" }));
         state.store.record_audit(&event, now).await?;
         return Ok(refuse(
             StatusCode::UNAUTHORIZED,
@@ -254,13 +254,16 @@ async fn mfa(
         Some(expires_at),
     )
     .await?;
-    let mut event = signin::audit_event("auth.sign_in", &user, &client);
-    event.workspace_id = session.active_workspace_id;
-    event.details = serde_json::json!({ "mfa": true });
+    let event = audit::on_account("auth.sign_in", &user, session.active_workspace_id, &client)
+        .details(serde_json::json!({ "mfa": true }));
     tx.record_audit(&event, now).await?;
     if factor == SecondFactor::RecoveryCode {
-        let mut event = signin::audit_event("auth.recovery_code_used", &user, &client);
-        event.workspace_id = session.active_workspace_id;
+        let event = audit::on_account(
+            "auth.recovery_code_used",
+            &user,
+            session.active_workspace_id,
+            &client,
+        );
         tx.record_audit(&event, now).await?;
     }
     tx.commit().await?;
@@ -281,8 +284,7 @@ async fn logout(
 ) -> Result<Response, WebError> {
     let mut tx = state.store.begin().await?;
     tx.delete_session(auth.session.id).await?;
-    let mut event = signin::audit_event("auth.sign_out", &auth.user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
+    let event = audit::by_session(&auth, &client, "auth.sign_out");
     tx.record_audit(&event, state.clock.now()).await?;
     tx.commit().await?;
     let mut response = Redirect::to("/login").into_response();
@@ -383,8 +385,7 @@ pub async fn reauthenticate(
     if !ok {
         drop(tx);
         throttle::record_failure(state, &keys).await?;
-        let mut event = signin::audit_event("auth.reauthentication_failed", &auth.user, client);
-        event.workspace_id = auth.session.active_workspace_id;
+        let event = audit::by_session(auth, client, "auth.reauthentication_failed");
         state.store.record_audit(&event, now).await?;
         return Err(ApiError::bad_request(
             "invalid_credentials",
@@ -398,8 +399,7 @@ pub async fn reauthenticate(
     let token = secret_token::generate("sbs_");
     tx.renew_session(auth.session.id, &secret_token::hash(&token), now, None)
         .await?;
-    let mut event = signin::audit_event("auth.reauthenticated", &auth.user, client);
-    event.workspace_id = auth.session.active_workspace_id;
+    let event = audit::by_session(auth, client, "auth.reauthenticated");
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     throttle::record_success(state, &keys).await?;

@@ -4,6 +4,7 @@
 //! email is queued in the same transaction as the link; using the link ends every session
 //! of the account.
 
+use crate::audit;
 use crate::auth::forms::{FormErrors, PreSessionCsrf, PublicForm};
 use crate::auth::{ClientInfo, secret_token, signin, throttle};
 use crate::error::ApiError;
@@ -99,7 +100,7 @@ async fn forgot(
         };
         crate::jobs::email::enqueue(&mut tx, &message, now).await?;
         tx.record_audit(
-            &signin::audit_event("auth.password_reset_requested", &user, &client),
+            &audit::on_account("auth.password_reset_requested", &user, None, &client),
             now,
         )
         .await?;
@@ -200,8 +201,8 @@ async fn reset(
     tx.set_password_hash(user_id, &hash, now).await?;
     let ended = tx.delete_sessions_of(user_id, None).await?;
     let user = state.store.user(user_id).await?;
-    let mut event = signin::audit_event("auth.password_reset", &user, &client);
-    event.details = serde_json::json!({ "sessions_ended": ended });
+    let event = audit::on_account("auth.password_reset", &user, None, &client)
+        .details(serde_json::json!({ "sessions_ended": ended }));
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     Ok(Redirect::to("/login?reset=1").into_response())

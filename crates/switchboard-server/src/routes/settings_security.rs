@@ -5,6 +5,7 @@
 //! recovery codes are shown once, in the answer that created them, and stored hashed; a
 //! password change ends every other session of the account.
 
+use crate::audit;
 use crate::auth::forms::{FormErrors, NoFields};
 use crate::auth::signin;
 use crate::auth::step_up::WebRecentAuth;
@@ -235,8 +236,7 @@ async fn mfa_confirm(
     tx.set_totp(user.id, Some(sealed), Some(now), now).await?;
     let (codes, hashes) = signin::new_recovery_codes();
     tx.replace_recovery_codes(user.id, &hashes, now).await?;
-    let mut event = signin::audit_event("auth.mfa_enabled", user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
+    let event = audit::by_session(&auth, &client, "auth.mfa_enabled");
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     page(
@@ -266,8 +266,7 @@ async fn mfa_disable(
     let mut tx = state.store.begin().await?;
     tx.set_totp(auth.user.id, None, None, now).await?;
     tx.delete_recovery_codes(auth.user.id).await?;
-    let mut event = signin::audit_event("auth.mfa_disabled", &auth.user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
+    let event = audit::by_session(&auth, &client, "auth.mfa_disabled");
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     Ok(Redirect::to("/settings/security?done=mfa_off").into_response())
@@ -292,8 +291,7 @@ async fn regenerate_recovery_codes(
     let mut tx = state.store.begin().await?;
     tx.replace_recovery_codes(auth.user.id, &hashes, now)
         .await?;
-    let mut event = signin::audit_event("auth.recovery_codes_regenerated", &auth.user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
+    let event = audit::by_session(&auth, &client, "auth.recovery_codes_regenerated");
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     page(
@@ -356,9 +354,8 @@ async fn change_password(
         .await?;
     tx.renew_session(auth.session.id, &secret_token::hash(&token), now, None)
         .await?;
-    let mut event = signin::audit_event("auth.password_changed", &auth.user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
-    event.details = serde_json::json!({ "sessions_ended": ended });
+    let event = audit::by_session(&auth, &client, "auth.password_changed")
+        .details(serde_json::json!({ "sessions_ended": ended }));
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     let mut response = Redirect::to("/settings/security?done=password").into_response();
@@ -378,9 +375,8 @@ async fn revoke_session(
     let id: SessionId = id.parse()?;
     let mut tx = state.store.begin().await?;
     tx.delete_session_of(auth.user.id, id).await?;
-    let mut event = signin::audit_event("auth.sessions_revoked", &auth.user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
-    event.details = serde_json::json!({ "count": 1 });
+    let event = audit::by_session(&auth, &client, "auth.sessions_revoked")
+        .details(serde_json::json!({ "count": 1 }));
     tx.record_audit(&event, state.clock.now()).await?;
     tx.commit().await?;
     Ok(Redirect::to("/settings/security?done=revoked").into_response())
@@ -399,9 +395,8 @@ async fn revoke_other_sessions(
     let ended = tx
         .delete_sessions_of(auth.user.id, Some(auth.session.id))
         .await?;
-    let mut event = signin::audit_event("auth.sessions_revoked", &auth.user, &client);
-    event.workspace_id = auth.session.active_workspace_id;
-    event.details = serde_json::json!({ "count": ended, "others": true });
+    let event = audit::by_session(&auth, &client, "auth.sessions_revoked")
+        .details(serde_json::json!({ "count": ended, "others": true }));
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     Ok(Redirect::to("/settings/security?done=revoked_others").into_response())

@@ -5,6 +5,7 @@
 //! insert, and that check serialises concurrent callers on both backends
 //! (`Tx::count_users`), so two racing sign-ups cannot both become first owner.
 
+use crate::audit;
 use crate::auth::ClientInfo;
 use crate::auth::forms::{FormErrors, PreSessionCsrf, PublicForm};
 use crate::auth::signin;
@@ -168,15 +169,14 @@ async fn signup(
         Some(workspace.id),
     )
     .await?;
-    let mut event = signin::audit_event("workspace.created", &user, &client);
-    event.workspace_id = Some(workspace.id);
-    event.target_type = Some("workspace".into());
-    event.target_id = Some(workspace.id.to_string());
-    event.target_label = Some(workspace.name.clone());
+    let event = audit::on_account("workspace.created", &user, Some(workspace.id), &client).target(
+        "workspace",
+        workspace.id,
+        Some(&workspace.name),
+    );
     tx.record_audit(&event, now).await?;
-    let mut event = signin::audit_event("auth.sign_in", &user, &client);
-    event.workspace_id = Some(workspace.id);
-    event.details = serde_json::json!({ "mfa": false, "sign_up": true });
+    let event = audit::on_account("auth.sign_in", &user, Some(workspace.id), &client)
+        .details(serde_json::json!({ "mfa": false, "sign_up": true }));
     tx.record_audit(&event, now).await?;
     tx.commit().await?;
     state.metrics.count_sign_in("success");

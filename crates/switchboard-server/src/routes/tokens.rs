@@ -137,13 +137,7 @@ async fn list_tokens(
     access: WorkspaceAccess,
 ) -> Result<ApiJson<TokenList>, ApiError> {
     access.require(Role::Admin)?;
-    let data = state
-        .store
-        .api_tokens(access.workspace_id)
-        .await?
-        .iter()
-        .map(TokenView::from)
-        .collect();
+    let data = token_views(&state, &access).await?;
     Ok(ApiJson(TokenList { data }))
 }
 
@@ -163,6 +157,20 @@ async fn revoke_token(
     let id: ApiTokenId = path_id(&id)?;
     let token = revoke(&state, &access, &client, id).await?;
     Ok(ApiJson(TokenView::from(&token)))
+}
+
+/// The workspace's tokens, newest first, as the API and the settings page show them.
+async fn token_views(
+    state: &AppState,
+    access: &WorkspaceAccess,
+) -> Result<Vec<TokenView>, ApiError> {
+    Ok(state
+        .store
+        .api_tokens(access.workspace_id)
+        .await?
+        .iter()
+        .map(TokenView::from)
+        .collect())
 }
 
 async fn create(
@@ -240,13 +248,7 @@ async fn render_tokens(
     error: Option<ApiError>,
     name: String,
 ) -> Result<Response, WebError> {
-    let tokens = state
-        .store
-        .api_tokens(access.workspace_id)
-        .await?
-        .iter()
-        .map(TokenView::from)
-        .collect();
+    let tokens = token_views(state, access).await?;
     let status = error.as_ref().map_or(StatusCode::OK, ApiError::status);
     let error = error.map(|e| match e {
         ApiError::Validation(v) => v,

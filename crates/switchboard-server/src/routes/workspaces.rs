@@ -4,14 +4,12 @@
 
 use crate::audit;
 use crate::auth::step_up::RecentAuth;
-use crate::auth::{ClientInfo, SessionAuth, WorkspaceAccess};
+use crate::auth::{Caller, ClientInfo, SessionAuth, WorkspaceAccess};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 use crate::state::AppState;
 use crate::web::{Nav, WebError};
-use axum::extract::{FromRequestParts, State};
-use axum::http::header;
-use axum::http::request::Parts;
+use axum::extract::State;
 use switchboard_core::workspace::parse_workspace_name;
 use switchboard_core::{Role, Timestamp, WorkspaceId};
 use switchboard_store::workspaces::Workspace;
@@ -102,30 +100,6 @@ pub struct WorkspaceList {
     pub data: Vec<WorkspaceView>,
 }
 
-/// Who is asking for the list of workspaces: a session sees all of its user's, a token only
-/// its own (so a session need not have chosen a workspace yet).
-enum Caller {
-    Session(switchboard_core::UserId),
-    Token(WorkspaceId, Role),
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            let access = WorkspaceAccess::from_request_parts(parts, state).await?;
-            Ok(Caller::Token(access.workspace_id, access.role))
-        } else {
-            let auth = SessionAuth::from_request_parts(parts, state).await?;
-            Ok(Caller::Session(auth.user.id))
-        }
-    }
-}
-
 /// The workspaces the caller belongs to (a token: its own).
 #[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces",
     responses((status = 200, body = WorkspaceList), (status = 401, body = ErrorBody)),
@@ -135,14 +109,18 @@ async fn list_workspaces(
     caller: Caller,
 ) -> Result<ApiJson<WorkspaceList>, ApiError> {
     let data = match caller {
-        Caller::Session(user) => state
+        // A session sees all of its user's (so it need not have chosen one yet).
+        Caller::Session(auth) => state
             .store
-            .workspaces_of(user)
+            .workspaces_of(auth.user.id)
             .await?
             .into_iter()
             .map(|(ws, role)| WorkspaceView::new(ws, role))
             .collect(),
-        Caller::Token(ws, role) => vec![WorkspaceView::new(state.store.workspace(ws).await?, role)],
+        Caller::Token(access) => vec![WorkspaceView::new(
+            state.store.workspace(access.workspace_id).await?,
+            access.role,
+        )],
     };
     Ok(ApiJson(WorkspaceList { data }))
 }
@@ -203,6 +181,25 @@ pub struct SwitchWorkspace {
     pub workspace_id: String,
 }
 
+/// Makes `ws` the session's active workspace and answers the user's role there; not found
+/// when the user is not a member (the API and the navigation bar's form both switch here).
+pub(crate) async fn switch_to(
+    state: &AppState,
+    auth: &SessionAuth,
+    ws: WorkspaceId,
+) -> Result<Role, ApiError> {
+    let role = state
+        .store
+        .role_in(ws, auth.user.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .set_active_workspace(auth.session.id, ws)
+        .await?;
+    Ok(role)
+}
+
 /// Switches the browser session's active workspace; 404 when the user is not a member.
 #[utoipa::path(post, path = "/api/v1/session/workspace", tag = "workspaces",
     request_body = SwitchWorkspace,
@@ -213,15 +210,7 @@ async fn switch_workspace(
     ApiJson(body): ApiJson<SwitchWorkspace>,
 ) -> Result<ApiJson<WorkspaceView>, ApiError> {
     let ws: WorkspaceId = path_id(&body.workspace_id)?;
-    let role = state
-        .store
-        .role_in(ws, auth.user.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    state
-        .store
-        .set_active_workspace(auth.session.id, ws)
-        .await?;
+    let role = switch_to(&state, &auth, ws).await?;
     Ok(ApiJson(WorkspaceView::new(
         state.store.workspace(ws).await?,
         role,

@@ -20,14 +20,7 @@ async fn totp_enrolment_then_sign_in_requires_a_current_code(app: TestApp) {
     let client = owner(&app).await;
     // Signed up just now, so the step-up window is open and enrolment starts directly.
     let (secret, _codes) = enrol_totp(&app, &client).await;
-    let me: Value = client
-        .get(app.at("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = me(&app, &client).await;
     assert_eq!(me["user"]["mfa_enabled"], true);
     assert!(!me.to_string().contains(&secret));
 
@@ -151,27 +144,29 @@ async fn step_up_is_required_after_five_minutes(app: TestApp) {
         "/reauth?next=/settings/security/mfa"
     );
     let csrf = csrf_of(&app, &client, "/reauth?next=/settings/security/mfa").await;
-    let r = client
-        .post(app.at("/reauth"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/reauth",
+        &[
             ("csrf_token", csrf.as_str()),
             ("password", "wrong-password-9"),
             ("next", "/settings/security/mfa"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 400);
-    let r = client
-        .post(app.at("/reauth"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/reauth",
+        &[
             ("csrf_token", csrf.as_str()),
             ("password", OWNER_PASSWORD),
             ("next", "/settings/security/mfa"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/settings/security/mfa");
     assert!(
@@ -229,12 +224,13 @@ async fn disabling_mfa_requires_step_up(app: TestApp) {
     let (secret, _) = enrol_totp(&app, &client).await;
     app.clock.advance(Duration::minutes(6));
     let csrf = csrf_of(&app, &client, "/settings/security").await;
-    let r = client
-        .post(app.at("/settings/security/mfa/disable"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/mfa/disable",
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert!(
         r.headers()["location"]
@@ -244,41 +240,37 @@ async fn disabling_mfa_requires_step_up(app: TestApp) {
     );
     // With MFA on, step-up needs the code as well as the password.
     let csrf = csrf_of(&app, &client, "/reauth?next=/settings/security").await;
-    let r = client
-        .post(app.at("/reauth"))
-        .form(&[("csrf_token", csrf.as_str()), ("password", OWNER_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/reauth",
+        &[("csrf_token", csrf.as_str()), ("password", OWNER_PASSWORD)],
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let code = totp_code(&app, &secret, 0);
-    let r = client
-        .post(app.at("/reauth"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/reauth",
+        &[
             ("csrf_token", csrf.as_str()),
             ("password", OWNER_PASSWORD),
             ("code", code.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
-    let r = client
-        .post(app.at("/settings/security/mfa/disable"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/mfa/disable",
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/settings/security?done=mfa_off");
-    let me: Value = client
-        .get(app.at("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = me(&app, &client).await;
     assert_eq!(me["user"]["mfa_enabled"], false);
 }
 

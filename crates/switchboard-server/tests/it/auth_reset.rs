@@ -12,42 +12,6 @@ app_tests!(
     changing_password_needs_the_current_one_and_ends_other_sessions,
 );
 
-/// Requests a reset for `email` and returns the link path from the emailed message.
-async fn request_reset(app: &TestApp, email: &str) -> String {
-    let client = app.browser();
-    let csrf = csrf_of(app, &client, "/password/forgot").await;
-    let r = client
-        .post(app.at("/password/forgot"))
-        .form(&[("csrf_token", csrf.as_str()), ("email", email)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    app.drain_jobs().await;
-    let mail = app.outbox.messages().unwrap();
-    let message = mail.last().unwrap();
-    assert_eq!(message.to, email);
-    let link = message
-        .text
-        .lines()
-        .find(|l| l.contains("/password/reset/"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    link.strip_prefix(&app.url).unwrap().to_owned()
-}
-
-async fn post_new_password(app: &TestApp, path: &str, password: &str) -> reqwest::Response {
-    let client = app.browser();
-    let csrf = csrf_of(app, &client, "/login").await;
-    client
-        .post(app.at(path))
-        .form(&[("csrf_token", csrf.as_str()), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn reset_link_sets_a_new_password_once_and_ends_sessions(app: TestApp) {
     let old_session = owner(&app).await;
     let path = request_reset(&app, OWNER_EMAIL).await;
@@ -119,27 +83,29 @@ async fn changing_password_needs_the_current_one_and_ends_other_sessions(app: Te
     let other = app.browser();
     sign_in(&app, &other, OWNER_EMAIL, OWNER_PASSWORD).await;
     let csrf = csrf_of(&app, &client, "/settings/security").await;
-    let r = client
-        .post(app.at("/settings/security/password"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("current_password", "not-my-password"),
             ("new_password", "brand-new-secret-77"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 422);
-    let r = client
-        .post(app.at("/settings/security/password"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/password",
+        &[
             ("csrf_token", csrf.as_str()),
             ("current_password", OWNER_PASSWORD),
             ("new_password", "brand-new-secret-77"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert!(session_token_set_by(&r).is_some());
     assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), 200);
@@ -152,12 +118,13 @@ async fn reset_emails_to_one_address_are_limited_per_hour(app: TestApp) {
     let csrf = csrf_of(&app, &client, "/password/forgot").await;
     let mut answers = Vec::new();
     for _ in 0..5 {
-        let r = client
-            .post(app.at("/password/forgot"))
-            .form(&[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(
+            &app,
+            &client,
+            "/password/forgot",
+            &[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)],
+        )
+        .await;
         answers.push((r.status(), r.text().await.unwrap()));
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]));

@@ -40,50 +40,15 @@ async fn no_secret_reaches_the_logs_at_any_level(app: TestApp) {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let client = app.browser();
-    let csrf = csrf_of(&app, &client, "/signup").await;
-    let r = client
-        .post(app.at("/signup"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("display_name", "Olga Owner"),
-            ("email", OWNER_EMAIL),
-            ("password", OWNER_PASSWORD),
-            ("workspace_name", "Acme Shoes"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let first_token = session_token_set_by(&r).unwrap();
+    let first_token = sign_up(&app, &client).await;
     let (secret, codes) = enrol_totp(&app, &client).await;
     sign_in(&app, &app.browser(), OWNER_EMAIL, "a-wrong-password").await;
 
-    let anon = app.browser();
-    let csrf = csrf_of(&app, &anon, "/password/forgot").await;
-    anon.post(app.at("/password/forgot"))
-        .form(&[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)])
-        .send()
-        .await
-        .unwrap();
-    app.drain_jobs().await;
-    let mail = app.outbox.messages().unwrap();
-    let link = mail
-        .last()
-        .unwrap()
-        .text
-        .lines()
-        .find(|l| l.contains("/password/reset/"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let reset_token = link.rsplit('/').next().unwrap().to_owned();
-    let path = link.strip_prefix(&app.url).unwrap().to_owned();
-    anon.get(app.at(&path)).send().await.unwrap();
+    let path = request_reset(&app, OWNER_EMAIL).await;
+    let reset_token = path.rsplit('/').next().unwrap().to_owned();
+    app.browser().get(app.at(&path)).send().await.unwrap();
     let new_password = "fresh-start-password-5";
-    anon.post(app.at(&path))
-        .form(&[("csrf_token", csrf.as_str()), ("password", new_password)])
-        .send()
-        .await
-        .unwrap();
+    post_new_password(&app, &path, new_password).await;
     let browser = app.browser();
     let r = sign_in(&app, &browser, OWNER_EMAIL, new_password).await;
     let pending_token = session_token_set_by(&r).unwrap();

@@ -48,18 +48,19 @@ async fn first_owner_can_sign_up_only_once(app: TestApp) {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
     let csrf = csrf_of(&app, &other, "/login").await;
-    let r = other
-        .post(app.at("/signup"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &other,
+        "/signup",
+        &[
             ("csrf_token", csrf.as_str()),
             ("display_name", "Mallory"),
             ("email", "mallory@example.com"),
             ("password", "another-fine-secret"),
             ("workspace_name", "Evil"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
     assert_eq!(app.store.user_count().await.unwrap(), 1);
@@ -132,12 +133,7 @@ async fn sign_out_ends_the_session_on_the_server(app: TestApp) {
     let r = sign_in(&app, &client, OWNER_EMAIL, OWNER_PASSWORD).await;
     let token = session_token_set_by(&r).unwrap();
     let csrf = csrf_of(&app, &client, "/").await;
-    let r = client
-        .post(app.at("/logout"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&app, &client, "/logout", &[("csrf_token", csrf.as_str())]).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
     // Replaying the old cookie gets nowhere: the session is gone from the database.
@@ -148,17 +144,18 @@ async fn forms_without_a_csrf_token_are_refused(app: TestApp) {
     let anon = app.browser();
     // Pre-session forms: with the cookie but without the field, and with a forged field.
     csrf_of(&app, &anon, "/signup").await;
-    let r = anon
-        .post(app.at("/signup"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &anon,
+        "/signup",
+        &[
             ("display_name", "A"),
             ("email", "a@example.com"),
             ("password", "long enough secret"),
             ("workspace_name", "A"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 403);
     let client = owner(&app).await;
     for (path, form) in [
@@ -191,12 +188,7 @@ async fn forms_without_a_csrf_token_are_refused(app: TestApp) {
         "/settings/profile",
         "/settings/security/sessions/revoke-others",
     ] {
-        let r = client
-            .post(app.at(path))
-            .form(&[("display_name", "X")])
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(&app, &client, path, &[("display_name", "X")]).await;
         assert_eq!(r.status(), 403, "{path}");
     }
     assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), 200);
@@ -249,33 +241,26 @@ async fn repeated_failures_lock_the_account_until_the_lock_expires(app: TestApp)
     let r = sign_in(&app, &client, OWNER_EMAIL, OWNER_PASSWORD).await;
     assert_eq!(r.status(), 303);
     assert!(session_token_set_by(&r).is_some());
-    let metrics = app
-        .api()
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("outcome=\"throttled\""), "{metrics}");
 }
 
 async fn common_password_is_refused_at_sign_up(app: TestApp) {
     let client = app.browser();
     let csrf = csrf_of(&app, &client, "/signup").await;
-    let r = client
-        .post(app.at("/signup"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &client,
+        "/signup",
+        &[
             ("csrf_token", csrf.as_str()),
             ("display_name", "Olga"),
             ("email", OWNER_EMAIL),
             ("password", "Password123"),
             ("workspace_name", "Acme"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("most commonly used"), "{html}");
@@ -312,17 +297,18 @@ async fn next_parameter_never_redirects_off_site(app: TestApp) {
     ] {
         let client = app.browser();
         let csrf = csrf_of(&app, &client, "/login").await;
-        let r = client
-            .post(app.at("/login"))
-            .form(&[
+        let r = post_form(
+            &app,
+            &client,
+            "/login",
+            &[
                 ("csrf_token", csrf.as_str()),
                 ("email", OWNER_EMAIL),
                 ("password", OWNER_PASSWORD),
                 ("next", next),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.headers()["location"], expected);
     }
 }
@@ -347,16 +333,9 @@ async fn api_me_describes_the_session_user_without_secrets(app: TestApp) {
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
-    let doc = app
-        .api()
-        .get(app.at("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(doc.contains("/api/v1/me") && doc.contains("/api/v1/session/reauth"));
+    let doc = app.openapi().await;
+    assert!(doc["paths"]["/api/v1/me"].is_object(), "{doc}");
+    assert!(doc["paths"]["/api/v1/session/reauth"].is_object(), "{doc}");
 }
 
 async fn api_me_describes_an_api_token(app: TestApp) {
@@ -411,12 +390,13 @@ fn hex_sha256(s: &str) -> String {
 async fn profile_display_name_can_be_changed_and_is_validated(app: TestApp) {
     let client = owner(&app).await;
     let csrf = csrf_of(&app, &client, "/settings/profile").await;
-    let r = client
-        .post(app.at("/settings/profile"))
-        .form(&[("csrf_token", csrf.as_str()), ("display_name", "   ")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/profile",
+        &[("csrf_token", csrf.as_str()), ("display_name", "   ")],
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert!(
         r.text()
@@ -424,21 +404,15 @@ async fn profile_display_name_can_be_changed_and_is_validated(app: TestApp) {
             .unwrap()
             .contains("aria-describedby=\"display_name-error\"")
     );
-    let r = client
-        .post(app.at("/settings/profile"))
-        .form(&[("csrf_token", csrf.as_str()), ("display_name", "Olga O.")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/profile",
+        &[("csrf_token", csrf.as_str()), ("display_name", "Olga O.")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
-    let me: Value = client
-        .get(app.at("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = me(&app, &client).await;
     assert_eq!(me["user"]["display_name"], "Olga O.");
 }
 
@@ -467,12 +441,13 @@ async fn sessions_page_lists_and_ends_other_sessions(app: TestApp) {
         .to_owned();
     assert!(revoke.ends_with("/revoke"), "{revoke}");
     let csrf = csrf_in(&page);
-    let r = client
-        .post(app.at(&format!("/settings/security/sessions/{revoke}")))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        &format!("/settings/security/sessions/{revoke}"),
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let alive = [&laptop, &phone];
     let mut ended = 0;
@@ -493,12 +468,13 @@ async fn sessions_page_lists_and_ends_other_sessions(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let r = client
-        .post(app.at("/settings/security/sessions/revoke-others"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/sessions/revoke-others",
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(laptop.get(app.at("/")).send().await.unwrap().status(), 303);
     assert_eq!(phone.get(app.at("/")).send().await.unwrap().status(), 303);
@@ -511,25 +487,27 @@ async fn malformed_auth_input_gets_a_4xx_with_a_code(app: TestApp) {
     let anon = app.browser();
     let csrf = csrf_of(&app, &anon, "/login").await;
     // A form missing a field.
-    let r = anon
-        .post(app.at("/login"))
-        .form(&[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &anon,
+        "/login",
+        &[("csrf_token", csrf.as_str()), ("email", OWNER_EMAIL)],
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("invalid_form"));
     // Not an email at all: the ordinary failed sign-in answer.
-    let r = anon
-        .post(app.at("/login"))
-        .form(&[
+    let r = post_form(
+        &app,
+        &anon,
+        "/login",
+        &[
             ("csrf_token", csrf.as_str()),
             ("email", "\u{0}x"),
             ("password", "y"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 401);
     // A reset link that is not one.
     let r = anon
@@ -560,11 +538,12 @@ async fn malformed_auth_input_gets_a_4xx_with_a_code(app: TestApp) {
     assert_eq!(r.status(), 415);
     // A session id that is not an id.
     let csrf = csrf_of(&app, &client, "/settings/security").await;
-    let r = client
-        .post(app.at("/settings/security/sessions/not-an-id/revoke"))
-        .form(&[("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &app,
+        &client,
+        "/settings/security/sessions/not-an-id/revoke",
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 422);
 }

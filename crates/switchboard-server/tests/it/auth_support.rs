@@ -1,5 +1,6 @@
 //! Helpers for the authentication tests: reading CSRF tokens and secrets out of pages,
-//! signing up and in like a browser, and computing TOTP codes from a secret.
+//! signing up and in like a browser, resetting a password by its emailed link, and
+//! computing TOTP codes from a secret.
 
 use crate::TestApp;
 use reqwest::{Client, Response};
@@ -26,38 +27,52 @@ pub async fn csrf_of(app: &TestApp, client: &Client, path: &str) -> String {
     csrf_in(&r.text().await.unwrap())
 }
 
-/// Signs up the first owner (workspace "Acme Shoes") in `client`.
-pub async fn sign_up(app: &TestApp, client: &Client) {
+/// Posts a form to `path` from `client`, with its cookies.
+pub async fn post_form(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    client.post(app.at(path)).form(fields).send().await.unwrap()
+}
+
+/// Signs up the first owner (workspace "Acme Shoes") in `client`; returns the session token
+/// it was given.
+pub async fn sign_up(app: &TestApp, client: &Client) -> String {
     let csrf = csrf_of(app, client, "/signup").await;
-    let r = client
-        .post(app.at("/signup"))
-        .form(&[
+    let r = post_form(
+        app,
+        client,
+        "/signup",
+        &[
             ("csrf_token", csrf.as_str()),
             ("display_name", "Olga Owner"),
             ("email", OWNER_EMAIL),
             ("password", OWNER_PASSWORD),
             ("workspace_name", "Acme Shoes"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     assert_eq!(r.headers()["location"], "/");
+    session_token_set_by(&r).expect("sign-up sets a session cookie")
 }
 
 /// Posts the sign-in form (after loading it for its CSRF token).
 pub async fn sign_in(app: &TestApp, client: &Client, email: &str, password: &str) -> Response {
     let csrf = csrf_of(app, client, "/login").await;
-    client
-        .post(app.at("/login"))
-        .form(&[
+    post_form(
+        app,
+        client,
+        "/login",
+        &[
             ("csrf_token", csrf.as_str()),
             ("email", email),
             ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
+        ],
+    )
+    .await
 }
 
 /// A signed-in owner: a fresh instance with the first owner signed up in a new browser.
@@ -76,6 +91,18 @@ pub fn session_token_set_by(r: &Response) -> Option<String> {
         .find(|v| v.starts_with("sb_session="))
         .and_then(|v| between(v, "sb_session=", ";"))
         .filter(|v| !v.is_empty())
+}
+
+/// `/api/v1/me` as `client` sees it.
+pub async fn me(app: &TestApp, client: &Client) -> serde_json::Value {
+    client
+        .get(app.at("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Calls `/api/v1/me` with only this session token (no cookie jar).
@@ -121,12 +148,13 @@ pub async fn enrol_totp(app: &TestApp, client: &Client) -> (String, Vec<String>)
     let secret = between(&html, "id=\"totp-secret\">", "<").unwrap();
     let csrf = csrf_in(&html);
     let code = totp_code(app, &secret, 0);
-    let r = client
-        .post(app.at("/settings/security/mfa/confirm"))
-        .form(&[("csrf_token", csrf.as_str()), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        app,
+        client,
+        "/settings/security/mfa/confirm",
+        &[("csrf_token", csrf.as_str()), ("code", code.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     let list = between(&html, "id=\"recovery-codes\">", "</ul>").unwrap();
@@ -143,10 +171,43 @@ pub async fn enrol_totp(app: &TestApp, client: &Client) -> (String, Vec<String>)
 /// Posts the MFA challenge form.
 pub async fn answer_mfa(app: &TestApp, client: &Client, code: &str) -> Response {
     let csrf = csrf_of(app, client, "/login/mfa").await;
-    client
-        .post(app.at("/login/mfa"))
-        .form(&[("csrf_token", csrf.as_str()), ("code", code)])
-        .send()
-        .await
-        .unwrap()
+    post_form(
+        app,
+        client,
+        "/login/mfa",
+        &[("csrf_token", csrf.as_str()), ("code", code)],
+    )
+    .await
+}
+
+/// Requests a reset for `email` and returns the link path from the emailed message.
+pub async fn request_reset(app: &TestApp, email: &str) -> String {
+    let client = app.browser();
+    let csrf = csrf_of(app, &client, "/password/forgot").await;
+    let r = post_form(
+        app,
+        &client,
+        "/password/forgot",
+        &[("csrf_token", csrf.as_str()), ("email", email)],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    app.drain_jobs().await;
+    let latest = app.outbox.messages().unwrap().pop().unwrap();
+    assert_eq!(latest.to, email, "the reset email is the latest one sent");
+    let link = app.emailed_link(email, "/password/reset/");
+    link.strip_prefix(&app.url).unwrap().to_owned()
+}
+
+/// Posts a new password to a reset link `path` (after loading a form for a CSRF token).
+pub async fn post_new_password(app: &TestApp, path: &str, password: &str) -> Response {
+    let client = app.browser();
+    let csrf = csrf_of(app, &client, "/login").await;
+    post_form(
+        app,
+        &client,
+        path,
+        &[("csrf_token", csrf.as_str()), ("password", password)],
+    )
+    .await
 }

@@ -1,13 +1,15 @@
 //! `TestApp::spawn(backend)`: the real router served on an ephemeral port, a fresh database,
-//! a manual clock, and mail sent over real SMTP to a local sink that tests read.
+//! a manual clock, and mail sent over real SMTP to a local sink that tests read (the links
+//! in it, and the audit log, are read through `TestApp` too).
 
 use secrecy::SecretString;
 use std::sync::Arc;
-use switchboard_core::{ManualClock, Timestamp};
+use switchboard_core::{ManualClock, Timestamp, WorkspaceId};
 use switchboard_keys::MasterKey;
 use switchboard_mail::SmtpMailer;
 use switchboard_mail::testing::SmtpSink;
 use switchboard_server::{AppState, ServerConfig, build_router, serve};
+use switchboard_store::audit::AuditEvent;
 use switchboard_store::testing::TestDb;
 use switchboard_store::{Backend, Store};
 
@@ -99,6 +101,60 @@ impl TestApp {
 
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
+    }
+
+    /// The OpenAPI document the server publishes.
+    pub async fn openapi(&self) -> serde_json::Value {
+        self.api()
+            .get(self.at("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.api()
+            .get(self.at("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The workspace's audit log as the store keeps it, newest first (up to 100 entries).
+    pub async fn audit_log(&self, ws: WorkspaceId) -> Vec<AuditEvent> {
+        self.store
+            .audit_events(ws, &Default::default(), 100)
+            .await
+            .unwrap()
+            .events
+    }
+
+    /// The link to `path` (say `/invitations/`) in the latest email delivered to `to`.
+    pub fn emailed_link(&self, to: &str, path: &str) -> String {
+        let mail = self
+            .outbox
+            .messages()
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == to.to_lowercase())
+            .unwrap_or_else(|| panic!("no email to {to}"));
+        let start = mail
+            .text
+            .find(&self.at(path))
+            .unwrap_or_else(|| panic!("no {path} link in {}", mail.text));
+        mail.text[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
     }
 }
 

@@ -20,15 +20,7 @@ async fn health_and_readiness_report_ok(app: TestApp) {
 
 async fn metrics_are_prometheus_text(app: TestApp) {
     app.api().get(app.at("/healthz")).send().await.unwrap();
-    let text = app
-        .api()
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("switchboard_http_requests_total"), "{text}");
     assert!(text.contains("status=\"200\""), "{text}");
 }

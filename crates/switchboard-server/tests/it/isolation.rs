@@ -33,13 +33,7 @@ async fn b_is_unchanged(app: &TestApp, b: &Seeded, audit_before: usize) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "B's token still works");
-    let after = app
-        .store
-        .audit_events(b.ws, &Default::default(), 100)
-        .await
-        .unwrap()
-        .events
-        .len();
+    let after = app.audit_log(b.ws).await.len();
     assert_eq!(after, audit_before, "nothing recorded in B");
 }
 
@@ -47,13 +41,7 @@ async fn api_ids_of_another_workspace_are_not_found_and_untouched(app: TestApp) 
     let a = seed_workspace(&app, "acme").await;
     let b = seed_workspace(&app, "globex").await;
     let (inv, token_id) = b_objects(&app, &b).await;
-    let audit_before = app
-        .store
-        .audit_events(b.ws, &Default::default(), 100)
-        .await
-        .unwrap()
-        .events
-        .len();
+    let audit_before = app.audit_log(b.ws).await.len();
     let b_owner = b.owner.id.to_string();
     let cases: Vec<(Method, String, Option<Value>)> = vec![
         (
@@ -118,13 +106,7 @@ async fn settings_forms_with_ids_of_another_workspace_are_not_found(app: TestApp
     let a = seed_workspace(&app, "acme").await;
     let b = seed_workspace(&app, "globex").await;
     let (inv, token_id) = b_objects(&app, &b).await;
-    let audit_before = app
-        .store
-        .audit_events(b.ws, &Default::default(), 100)
-        .await
-        .unwrap()
-        .events
-        .len();
+    let audit_before = app.audit_log(b.ws).await.len();
     let b_owner = b.owner.id;
     for (path, extra) in [
         (

@@ -2,18 +2,17 @@
 //! and page, recurring sweeps, and a graceful stop.
 
 use crate::harness::t0;
+use crate::seed::{api_token, bearer, seed_workspace, user};
 use crate::{TestApp, app_tests};
+use reqwest::Method;
 use serde_json::Value;
 use std::sync::Arc;
-use switchboard_core::{Clock, EmailAddress, Role, UserId, WorkspaceId, WorkspaceSlug};
+use switchboard_core::{Clock, Role, WorkspaceId};
 use switchboard_mail::Email;
 use switchboard_mail::testing::SinkMode;
-use switchboard_server::auth::{cookies, csrf, secret_token};
 use switchboard_server::jobs::{JobError, JobHandler, Registry, Worker, email, schedules};
 use switchboard_store::jobs::{Job, JobState, NewJob};
 use switchboard_store::sessions::{NewSession, SessionState};
-use switchboard_store::tokens::NewApiToken;
-use switchboard_store::users::NewUser;
 use time::Duration;
 use tokio::sync::Notify;
 
@@ -48,71 +47,18 @@ async fn queue(app: &TestApp, ws: Option<WorkspaceId>) {
     tx.commit().await.unwrap();
 }
 
-async fn user(app: &TestApp, address: &str) -> UserId {
-    let mut tx = app.store.begin().await.unwrap();
-    let id = tx
-        .insert_user(
-            NewUser {
-                email: &EmailAddress::parse(address).unwrap(),
-                display_name: "Person",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-/// A workspace with an owner, and an API token of `role` in it.
-async fn workspace_with_token(app: &TestApp, slug: &str, role: Role) -> (WorkspaceId, String) {
-    let owner = user(app, &format!("owner@{slug}.example.com")).await;
-    let ws = app
-        .store
-        .create_workspace(slug, &WorkspaceSlug::parse(slug).unwrap(), owner, t0())
-        .await
-        .unwrap()
-        .id;
-    let token = secret_token::generate("sbt");
-    let mut tx = app.store.begin().await.unwrap();
-    tx.insert_api_token(
-        ws,
-        NewApiToken {
-            name: "test",
-            role,
-            token_hash: &secret_token::hash(&token),
-            token_prefix: "sbt",
-            created_by: Some(owner),
-        },
-        t0(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    (ws, token)
+/// Calls the API with a bearer token; the status and the JSON body.
+async fn call(app: &TestApp, method: Method, token: &str, path: &str) -> (u16, Value) {
+    let r = bearer(app, method, path, token).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let r = app
-        .api()
-        .get(app.at(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    call(app, Method::GET, token, path).await
 }
 
 async fn post_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let r = app
-        .api()
-        .post(app.at(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    call(app, Method::POST, token, path).await
 }
 
 async fn queued_email_is_sent_once_when_jobs_run(app: TestApp) {
@@ -195,7 +141,8 @@ async fn mail_that_keeps_failing_dies_after_its_last_attempt(app: TestApp) {
 }
 
 async fn permanent_smtp_refusal_goes_dead_and_admins_see_and_retry_it(app: TestApp) {
-    let (ws, admin) = workspace_with_token(&app, "acme", Role::Admin).await;
+    let ws = seed_workspace(&app, "acme").await.ws;
+    let admin = api_token(&app, ws, Role::Admin).await;
     app.outbox.set_mode(SinkMode::Permanent);
     queue(&app, Some(ws)).await;
     assert_eq!(app.drain_jobs().await, 1);
@@ -240,27 +187,10 @@ async fn permanent_smtp_refusal_goes_dead_and_admins_see_and_retry_it(app: TestA
 }
 
 async fn job_listing_is_for_admins_of_the_workspace_only(app: TestApp) {
-    let (a, admin_a) = workspace_with_token(&app, "alpha", Role::Admin).await;
-    let (_, admin_b) = workspace_with_token(&app, "beta", Role::Owner).await;
-    let agent_token = {
-        let token = secret_token::generate("sbt");
-        let mut tx = app.store.begin().await.unwrap();
-        tx.insert_api_token(
-            a,
-            NewApiToken {
-                name: "agent",
-                role: Role::Agent,
-                token_hash: &secret_token::hash(&token),
-                token_prefix: "sbt",
-                created_by: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        token
-    };
+    let a = seed_workspace(&app, "alpha").await.ws;
+    let admin_a = api_token(&app, a, Role::Admin).await;
+    let admin_b = seed_workspace(&app, "beta").await.token;
+    let agent_token = api_token(&app, a, Role::Agent).await;
     app.outbox.set_mode(SinkMode::Permanent);
     queue(&app, Some(a)).await;
     app.drain_jobs().await;
@@ -303,15 +233,7 @@ async fn job_listing_is_for_admins_of_the_workspace_only(app: TestApp) {
     let r = app.api().get(app.at("/api/v1/jobs")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     // Both endpoints are in the OpenAPI document.
-    let doc: Value = app
-        .api()
-        .get(app.at("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     assert!(doc["paths"]["/api/v1/jobs"]["get"].is_object(), "{doc}");
     assert!(
         doc["paths"]["/api/v1/jobs/{id}/retry"]["post"].is_object(),
@@ -320,36 +242,8 @@ async fn job_listing_is_for_admins_of_the_workspace_only(app: TestApp) {
 }
 
 async fn admins_retry_dead_jobs_from_the_settings_page(app: TestApp) {
-    let owner = user(&app, "owner@acme.example.com").await;
-    let ws = app
-        .store
-        .create_workspace("Acme", &WorkspaceSlug::parse("acme").unwrap(), owner, t0())
-        .await
-        .unwrap()
-        .id;
-    let token = secret_token::generate("sbs");
-    let mut tx = app.store.begin().await.unwrap();
-    let session = tx
-        .insert_session(
-            NewSession {
-                user_id: owner,
-                token_hash: &secret_token::hash(&token),
-                state: SessionState::Active,
-                active_workspace_id: Some(ws),
-                expires_at: t0() + Duration::hours(12),
-                ip: None,
-                user_agent: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let cookie = format!(
-        "{}={token}",
-        cookies::session_cookie_name(&app.state.config)
-    );
-
+    let acme = seed_workspace(&app, "acme").await;
+    let (ws, cookie) = (acme.ws, &acme.owner.cookie);
     app.outbox.set_mode(SinkMode::Permanent);
     queue(&app, Some(ws)).await;
     app.drain_jobs().await;
@@ -358,7 +252,7 @@ async fn admins_retry_dead_jobs_from_the_settings_page(app: TestApp) {
     let page = app
         .api()
         .get(app.at("/settings/jobs"))
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap();
@@ -380,17 +274,17 @@ async fn admins_retry_dead_jobs_from_the_settings_page(app: TestApp) {
     let r = app
         .api()
         .post(&retry_url)
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .form(&[("csrf_token", "forged")])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let csrf = csrf::token_for_session(&app.state, session);
+    let csrf = &acme.owner.csrf;
     let r = app
         .api()
         .post(&retry_url)
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .form(&[("csrf_token", csrf.as_str())])
         .send()
         .await
@@ -524,15 +418,7 @@ async fn enqueue_hold(app: &TestApp) -> switchboard_core::JobId {
 
 async fn queue_depth_is_a_metric(app: TestApp) {
     queue(&app, None).await;
-    let text = app
-        .api()
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains("switchboard_jobs_queued{state=\"pending\"} 1"),
         "{text}"

@@ -24,24 +24,18 @@ async fn invite(app: &TestApp, a: &Seeded, email: &str, role: &str) -> (String, 
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "pending");
     app.drain_jobs().await;
-    let mail = app
-        .outbox
-        .messages()
-        .unwrap()
-        .into_iter()
-        .rev()
-        .find(|m| m.to == email.to_lowercase())
-        .expect("invitation email");
-    let start = mail
-        .text
-        .find(&app.at("/invitations/"))
-        .expect("link in email");
-    let link: String = mail.text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let link = app.emailed_link(email, "/invitations/");
     (link, body["id"].as_str().unwrap().to_owned())
+}
+
+/// Posts the accept page's "create your account" form (no session) to an invitation link.
+async fn create_account(app: &TestApp, link: &str, name: &str) -> reqwest::Response {
+    app.api()
+        .post(link)
+        .form(&[("name", name), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap()
 }
 
 fn token_of(link: &str) -> &str {
@@ -103,12 +97,8 @@ async fn invitation_email_carries_a_link_that_creates_account_and_membership(app
     assert_eq!(body["slug"], "acme");
     assert_eq!(body["role"], "admin");
 
-    let page = app
-        .store
-        .audit_events(a.ws, &Default::default(), 10)
-        .await
-        .unwrap();
-    let actions: Vec<&str> = page.events.iter().map(|e| e.action.as_str()).collect();
+    let events = app.audit_log(a.ws).await;
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["invitation.accepted", "invitation.created"]);
 }
 
@@ -124,13 +114,7 @@ async fn signed_in_invitee_joins_with_one_click(app: TestApp) {
     let html = r.text().await.unwrap();
     assert!(html.contains("/login?next=/invitations/"));
     assert!(!html.contains("Your name"));
-    let r = app
-        .api()
-        .post(&link)
-        .form(&[("name", "Dup"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
+    let r = create_account(&app, &link, "Dup").await;
     assert_eq!(r.status(), 200, "shown the sign-in hint again");
     assert!(app.store.role_in(a.ws, b.owner.id).await.unwrap().is_none());
 
@@ -198,30 +182,12 @@ async fn expired_revoked_and_used_links_are_refused(app: TestApp) {
     let r = app.api().get(&revoked).send().await.unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("invitation_revoked"));
-    let r = app
-        .api()
-        .post(&revoked)
-        .form(&[("name", "Gone"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
+    let r = create_account(&app, &revoked, "Gone").await;
     assert_eq!(r.status(), 409);
 
-    let r = app
-        .api()
-        .post(&used)
-        .form(&[("name", "Used"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
+    let r = create_account(&app, &used, "Used").await;
     assert_eq!(r.status(), 303);
-    let r = app
-        .api()
-        .post(&used)
-        .form(&[("name", "Again"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
+    let r = create_account(&app, &used, "Again").await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("invitation_used"));
 
@@ -230,13 +196,7 @@ async fn expired_revoked_and_used_links_are_refused(app: TestApp) {
     let r = app.api().get(&expiring).send().await.unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("invitation_expired"));
-    let r = app
-        .api()
-        .post(&expiring)
-        .form(&[("name", "Late"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
+    let r = create_account(&app, &expiring, "Late").await;
     assert_eq!(r.status(), 409);
     let email = EmailAddress::parse("late@example.com").unwrap();
     assert!(app.store.user_by_email(&email).await.unwrap().is_none());
@@ -256,13 +216,7 @@ async fn expired_revoked_and_used_links_are_refused(app: TestApp) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let r = app
-        .api()
-        .post(&link)
-        .form(&[("name", "After"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
+    let r = create_account(&app, &link, "After").await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("workspace_deactivated"));
 }

@@ -100,14 +100,10 @@ async fn admin_changes_roles_but_cannot_grant_or_touch_owner(app: TestApp) {
         app.store.role_in(a.ws, agent.id).await.unwrap(),
         Some(Role::Owner)
     );
-    let page = app
-        .store
-        .audit_events(a.ws, &Default::default(), 10)
-        .await
-        .unwrap();
-    assert_eq!(page.events[0].action, "member.role_changed");
-    assert_eq!(page.events[0].details["from"], "admin");
-    assert_eq!(page.events[0].details["to"], "owner");
+    let events = app.audit_log(a.ws).await;
+    assert_eq!(events[0].action, "member.role_changed");
+    assert_eq!(events[0].details["from"], "admin");
+    assert_eq!(events[0].details["to"], "owner");
 }
 
 async fn last_owner_cannot_be_demoted_or_removed(app: TestApp) {
@@ -166,12 +162,8 @@ async fn removing_a_member_ends_their_access_and_is_audited(app: TestApp) {
     .await
     .unwrap();
     assert_eq!(r.status(), 404);
-    let page = app
-        .store
-        .audit_events(a.ws, &Default::default(), 10)
-        .await
-        .unwrap();
-    let e = &page.events[0];
+    let events = app.audit_log(a.ws).await;
+    let e = &events[0];
     assert_eq!(e.action, "member.removed");
     assert_eq!(e.actor_user_id, Some(a.owner.id.to_string()));
     assert_eq!(e.actor_email.as_deref(), Some("owner@acme.example"));

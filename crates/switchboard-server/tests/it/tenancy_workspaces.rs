@@ -13,15 +13,7 @@ app_tests!(
 );
 
 async fn openapi_documents_every_tenancy_endpoint(app: TestApp) {
-    let doc: Value = app
-        .api()
-        .get(app.at("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let paths = &doc["paths"];
     for (path, method) in [
         ("/api/v1/workspaces", "get"),
@@ -231,10 +223,6 @@ async fn owner_deactivates_with_step_up_and_tokens_stop_working(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let page = app
-        .store
-        .audit_events(a.ws, &Default::default(), 10)
-        .await
-        .unwrap();
-    assert_eq!(page.events[0].action, "workspace.deactivated");
+    let events = app.audit_log(a.ws).await;
+    assert_eq!(events[0].action, "workspace.deactivated");
 }

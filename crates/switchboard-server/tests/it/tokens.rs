@@ -160,22 +160,18 @@ async fn revoked_token_gets_401_and_use_updates_last_used(app: TestApp) {
         "unauthenticated"
     );
 
-    let page = app
-        .store
-        .audit_events(a.ws, &Default::default(), 10)
-        .await
-        .unwrap();
-    let actions: Vec<&str> = page.events.iter().map(|e| e.action.as_str()).collect();
+    let events = app.audit_log(a.ws).await;
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["token.revoked", "token.created"]);
     // Done through the seeded owner token: the actor is the token, named.
     assert!(
-        page.events[0]
+        events[0]
             .actor_email
             .as_deref()
             .unwrap()
             .contains("seed token")
     );
-    assert!(page.events[0].details["actor_token_id"].is_string());
+    assert!(events[0].details["actor_token_id"].is_string());
 }
 
 async fn tokens_page_creates_after_step_up_and_shows_the_token_once(app: TestApp) {

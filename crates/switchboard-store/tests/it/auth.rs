@@ -1,10 +1,8 @@
 //! Storage for authentication: throttling counters, reset links, recovery codes, TOTP
 //! replay protection and session renewal, on both backends.
 
-use crate::t0;
-use switchboard_core::{EmailAddress, UserId};
+use crate::{t0, user};
 use switchboard_store::sessions::{NewSession, SessionState};
-use switchboard_store::users::NewUser;
 use switchboard_store::{Store, backend_tests};
 use time::Duration;
 
@@ -16,24 +14,6 @@ backend_tests!(
     totp_step_is_claimed_only_forwards,
     renewed_session_has_a_new_token_and_keeps_its_end_unless_told,
 );
-
-async fn user(store: &Store, email: &str) -> UserId {
-    let mut tx = store.begin().await.unwrap();
-    let email = EmailAddress::parse(email).unwrap();
-    let id = tx
-        .insert_user(
-            NewUser {
-                email: &email,
-                display_name: "Test Person",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
 
 async fn login_failures_count_within_the_window_and_locks_expire(store: Store) {
     let window = Duration::minutes(15);

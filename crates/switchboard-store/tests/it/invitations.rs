@@ -1,7 +1,6 @@
-use crate::t0;
-use switchboard_core::{EmailAddress, Role, UserId, WorkspaceSlug};
+use crate::{create_workspace, t0, user};
+use switchboard_core::{EmailAddress, Role};
 use switchboard_store::invitations::{InvitationStatus, NewInvitation};
-use switchboard_store::users::NewUser;
 use switchboard_store::{Store, backend_tests};
 use time::Duration;
 
@@ -10,24 +9,6 @@ backend_tests!(
     inviting_again_revokes_the_older_link,
     invitations_are_scoped_to_their_workspace,
 );
-
-async fn user(store: &Store, email: &str) -> UserId {
-    let mut tx = store.begin().await.unwrap();
-    let email = EmailAddress::parse(email).unwrap();
-    let id = tx
-        .insert_user(
-            NewUser {
-                email: &email,
-                display_name: "P",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
 
 async fn invite(
     store: &Store,
@@ -57,10 +38,7 @@ async fn invite(
 
 async fn invitation_is_accepted_once_and_makes_a_member(store: Store) {
     let owner = user(&store, "o@example.com").await;
-    let ws = store
-        .create_workspace("W", &WorkspaceSlug::parse("w1").unwrap(), owner, t0())
-        .await
-        .unwrap();
+    let ws = create_workspace(&store, "W", "w1", owner).await;
     let inv = invite(&store, ws.id, "new@example.com", "h1").await;
     assert_eq!(
         store
@@ -112,10 +90,7 @@ async fn invitation_is_accepted_once_and_makes_a_member(store: Store) {
 
 async fn inviting_again_revokes_the_older_link(store: Store) {
     let owner = user(&store, "o@example.com").await;
-    let ws = store
-        .create_workspace("W", &WorkspaceSlug::parse("w1").unwrap(), owner, t0())
-        .await
-        .unwrap();
+    let ws = create_workspace(&store, "W", "w1", owner).await;
     let first = invite(&store, ws.id, "x@example.com", "h1").await;
     let second = invite(&store, ws.id, "x@example.com", "h2").await;
     let open = store.open_invitations(ws.id).await.unwrap();
@@ -140,14 +115,8 @@ async fn inviting_again_revokes_the_older_link(store: Store) {
 async fn invitations_are_scoped_to_their_workspace(store: Store) {
     let a = user(&store, "a@example.com").await;
     let b = user(&store, "b@example.com").await;
-    let wa = store
-        .create_workspace("A", &WorkspaceSlug::parse("wa").unwrap(), a, t0())
-        .await
-        .unwrap();
-    let wb = store
-        .create_workspace("B", &WorkspaceSlug::parse("wb").unwrap(), b, t0())
-        .await
-        .unwrap();
+    let wa = create_workspace(&store, "A", "wa", a).await;
+    let wb = create_workspace(&store, "B", "wb", b).await;
     let inv = invite(&store, wb.id, "x@example.com", "h1").await;
     assert_eq!(
         store.invitation(wa.id, inv.id).await.unwrap_err().code(),

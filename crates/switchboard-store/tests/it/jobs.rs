@@ -1,12 +1,11 @@
 //! The job queue's guarantees, on both backends: one holder per job, leases, retries,
 //! scheduled and recurring runs, dedupe, and enqueueing inside the caller's transaction.
 
-use crate::t0;
+use crate::{create_workspace, t0, user};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use switchboard_core::{EmailAddress, JobId, Timestamp, WorkspaceId, WorkspaceSlug};
+use switchboard_core::{JobId, Timestamp, WorkspaceId};
 use switchboard_store::jobs::{JobState, NewJob};
-use switchboard_store::users::NewUser;
 use switchboard_store::{Backend, Store, backend_tests};
 use time::Duration;
 
@@ -39,26 +38,8 @@ fn job(kind: &str) -> NewJob {
 }
 
 async fn workspace(store: &Store, slug: &str) -> WorkspaceId {
-    let mut tx = store.begin().await.unwrap();
-    let email = EmailAddress::parse(&format!("owner@{slug}.example.com")).unwrap();
-    let owner = tx
-        .insert_user(
-            NewUser {
-                email: &email,
-                display_name: "Owner",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let slug = WorkspaceSlug::parse(slug).unwrap();
-    store
-        .create_workspace("Acme", &slug, owner, t0())
-        .await
-        .unwrap()
-        .id
+    let owner = user(store, &format!("owner@{slug}.example.com")).await;
+    create_workspace(store, "Acme", slug, owner).await.id
 }
 
 async fn concurrent_workers_run_each_job_exactly_once(store: Store) {

@@ -15,7 +15,10 @@ mod invitations;
 mod jobs;
 mod workspaces;
 
-use switchboard_core::{ManualClock, Timestamp};
+use switchboard_core::{EmailAddress, ManualClock, Timestamp, UserId, WorkspaceSlug};
+use switchboard_store::Store;
+use switchboard_store::users::NewUser;
+use switchboard_store::workspaces::Workspace;
 
 /// A fixed starting time for tests: 2026-01-05 09:00 UTC.
 pub fn t0() -> Timestamp {
@@ -24,4 +27,31 @@ pub fn t0() -> Timestamp {
 
 pub fn clock() -> ManualClock {
     ManualClock::new(t0())
+}
+
+/// A user with `email` (and a placeholder password hash), committed.
+pub async fn user(store: &Store, email: &str) -> UserId {
+    let email = EmailAddress::parse(email).unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let id = tx
+        .insert_user(
+            NewUser {
+                email: &email,
+                display_name: "Test Person",
+                password_hash: "$argon2id$fake",
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// A workspace `slug` named `name`, owned by `owner`.
+pub async fn create_workspace(store: &Store, name: &str, slug: &str, owner: UserId) -> Workspace {
+    store
+        .create_workspace(name, &WorkspaceSlug::parse(slug).unwrap(), owner, t0())
+        .await
+        .unwrap()
 }

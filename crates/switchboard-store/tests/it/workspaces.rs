@@ -1,4 +1,4 @@
-use crate::t0;
+use crate::{create_workspace, t0, user};
 use switchboard_core::{EmailAddress, Role, WorkspaceSlug};
 use switchboard_store::users::NewUser;
 use switchboard_store::{Store, backend_tests};
@@ -10,24 +10,6 @@ backend_tests!(
     membership_is_scoped_to_its_workspace,
     counting_users_serialises_concurrent_first_sign_ups,
 );
-
-async fn user(store: &Store, email: &str) -> switchboard_core::UserId {
-    let mut tx = store.begin().await.unwrap();
-    let email = EmailAddress::parse(email).unwrap();
-    let id = tx
-        .insert_user(
-            NewUser {
-                email: &email,
-                display_name: "Test Person",
-                password_hash: "$argon2id$fake",
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
 
 async fn workspace_is_created_with_its_owner(store: Store) {
     let owner = user(&store, "owner@example.com").await;
@@ -82,10 +64,7 @@ async fn slugs_and_emails_are_unique(store: Store) {
 async fn last_owner_cannot_be_removed_or_demoted(store: Store) {
     let owner = user(&store, "o@example.com").await;
     let agent = user(&store, "g@example.com").await;
-    let ws = store
-        .create_workspace("W", &WorkspaceSlug::parse("w1").unwrap(), owner, t0())
-        .await
-        .unwrap();
+    let ws = create_workspace(&store, "W", "w1", owner).await;
     let mut tx = store.begin().await.unwrap();
     tx.add_member(ws.id, agent, Role::Agent, t0())
         .await
@@ -113,14 +92,8 @@ async fn last_owner_cannot_be_removed_or_demoted(store: Store) {
 async fn membership_is_scoped_to_its_workspace(store: Store) {
     let a = user(&store, "a@example.com").await;
     let b = user(&store, "b@example.com").await;
-    let wa = store
-        .create_workspace("A", &WorkspaceSlug::parse("wa").unwrap(), a, t0())
-        .await
-        .unwrap();
-    let wb = store
-        .create_workspace("B", &WorkspaceSlug::parse("wb").unwrap(), b, t0())
-        .await
-        .unwrap();
+    let wa = create_workspace(&store, "A", "wa", a).await;
+    let wb = create_workspace(&store, "B", "wb", b).await;
     assert_eq!(store.role_in(wb.id, a).await.unwrap(), None);
     assert!(
         store

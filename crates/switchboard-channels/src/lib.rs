@@ -14,6 +14,7 @@
 //! [`OutboundMessage`]: switchboard_core::channel::OutboundMessage
 
 pub mod meta;
+pub mod whatsapp;
 
 use secrecy::SecretString;
 use std::time::Duration;

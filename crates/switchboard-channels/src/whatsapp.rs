@@ -66,6 +66,9 @@ struct MessagesValue {
     message_echoes: Vec<WaMessage>,
     #[serde(default)]
     statuses: Vec<WaStatus>,
+    /// Problems WhatsApp reports about the phone number or app rather than one message.
+    #[serde(default)]
+    errors: Vec<WaError>,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +349,12 @@ fn read_messages_value(value: MessagesValue, events: &mut Vec<InboundEvent>) {
             at: s.timestamp,
             error: s.errors.into_iter().next().map(platform_error),
         }));
+    }
+    for e in value.errors {
+        events.push(InboundEvent::Unhandled {
+            account: Some(account.clone()),
+            platform_type: format!("error:{}", platform_error(e).code),
+        });
     }
 }
 

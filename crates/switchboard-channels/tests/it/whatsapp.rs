@@ -256,6 +256,24 @@ fn other_fields_are_unhandled_not_dropped() {
 }
 
 #[test]
+fn errors_about_the_number_itself_are_unhandled_not_dropped() {
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+            "errors": [{ "code": 131000, "title": "Something went wrong" }]
+        }}]}]
+    });
+    let events = whatsapp::parse(body.to_string().as_bytes()).unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [InboundEvent::Unhandled { account: Some(a), platform_type }]
+            if a.account_id == "106540352242922" && platform_type == "error:131000"
+    ));
+}
+
+#[test]
 fn non_whatsapp_bodies_are_malformed() {
     for body in [
         &b"not json"[..],
@@ -586,6 +604,14 @@ fn template_catalogue_is_read_with_parameter_counts() {
 
 // --- garbage never panics --------------------------------------------------------------------
 
+fn count_nodes(value: &Value) -> usize {
+    1 + match value {
+        Value::Array(items) => items.iter().map(count_nodes).sum(),
+        Value::Object(map) => map.values().map(count_nodes).sum(),
+        _ => 0,
+    }
+}
+
 /// Replaces the value at the `n`th node (depth-first) with `replacement`.
 fn replace_nth(value: &mut Value, n: &mut usize, replacement: &Value) -> bool {
     if *n == 0 {
@@ -665,12 +691,12 @@ proptest! {
     #[test]
     fn fixtures_with_values_of_other_types_never_panic(
         which in 0..ALL_FIXTURES.len(),
-        node in 0usize..200,
+        node in any::<proptest::sample::Index>(),
         replacement in any_json_value(),
     ) {
         let mut value: Value = serde_json::from_slice(&wa(ALL_FIXTURES[which])).unwrap();
-        let mut n = node;
-        replace_nth(&mut value, &mut n, &replacement);
+        let mut n = node.index(count_nodes(&value));
+        prop_assert!(replace_nth(&mut value, &mut n, &replacement));
         every_parser(value.to_string().as_bytes());
     }
 }

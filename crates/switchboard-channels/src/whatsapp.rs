@@ -269,7 +269,7 @@ fn unix_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::
 /// Parses a webhook body into events, in the order the payload lists them: for each entry and
 /// change, its messages, then its echoes, then its statuses.
 pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ChannelError> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(ChannelError::malformed)?;
+    let envelope: Envelope = serde_json::from_slice(body).map_err(shape_error)?;
     if envelope.object != "whatsapp_business_account" {
         return Err(ChannelError::Malformed(format!(
             "object `{}` is not whatsapp_business_account",
@@ -280,8 +280,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ChannelError> {
     for change in envelope.entry.into_iter().flat_map(|e| e.changes) {
         match change.field.as_str() {
             "messages" | "smb_message_echoes" => {
-                let value = MessagesValue::deserialize(change.value)
-                    .map_err(|e| ChannelError::Malformed(format!("{}: {e}", change.field)))?;
+                let value = MessagesValue::deserialize(change.value).map_err(shape_error)?;
                 read_messages_value(value, &mut events);
             }
             _ => events.push(InboundEvent::Unhandled {
@@ -293,6 +292,16 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ChannelError> {
         }
     }
     Ok(events)
+}
+
+/// serde quotes the offending string value in its message, and in a webhook that can be a
+/// customer's words; the error keeps the shape problem and drops the content, since it is logged.
+fn shape_error(e: serde_json::Error) -> ChannelError {
+    let mut redacted = String::new();
+    for (i, part) in e.to_string().split('"').enumerate() {
+        redacted.push_str(if i % 2 == 0 { part } else { "…" });
+    }
+    ChannelError::Malformed(redacted)
 }
 
 fn read_messages_value(value: MessagesValue, events: &mut Vec<InboundEvent>) {
@@ -767,7 +776,7 @@ struct MediaUrlResponse {
 }
 
 pub fn read_media_url(body: &[u8]) -> Result<MediaInfo, ChannelError> {
-    let r: MediaUrlResponse = serde_json::from_slice(body).map_err(ChannelError::malformed)?;
+    let r: MediaUrlResponse = serde_json::from_slice(body).map_err(shape_error)?;
     // Documented as a string of bytes; some answers give a number.
     let file_size = match r.file_size {
         Some(Value::String(s)) => s.parse().ok(),
@@ -806,6 +815,8 @@ pub struct Template {
     /// `MARKETING`, `UTILITY` or `AUTHENTICATION`.
     pub category: Option<String>,
     pub body: Option<String>,
+    /// `POSITIONAL` (`{{1}}`) or `NAMED` (`{{first_name}}`); sends here fill positional ones.
+    pub parameter_format: Option<String>,
     /// How many distinct `{{...}}` placeholders the body has: the parameters a send must give.
     pub parameter_count: usize,
 }
@@ -871,6 +882,8 @@ struct WaTemplate {
     #[serde(default)]
     category: Option<String>,
     #[serde(default)]
+    parameter_format: Option<String>,
+    #[serde(default)]
     components: Vec<TemplateComponent>,
 }
 
@@ -897,7 +910,7 @@ struct Cursors {
 }
 
 pub fn read_templates(body: &[u8]) -> Result<TemplatePage, ChannelError> {
-    let r: TemplatesResponse = serde_json::from_slice(body).map_err(ChannelError::malformed)?;
+    let r: TemplatesResponse = serde_json::from_slice(body).map_err(shape_error)?;
     let templates = r
         .data
         .into_iter()
@@ -913,6 +926,7 @@ pub fn read_templates(body: &[u8]) -> Result<TemplatePage, ChannelError> {
                 language: t.language,
                 status: t.status,
                 category: t.category,
+                parameter_format: t.parameter_format,
                 parameter_count: body.as_deref().map_or(0, placeholder_count),
                 body,
             }
@@ -928,6 +942,64 @@ pub fn read_templates(body: &[u8]) -> Result<TemplatePage, ChannelError> {
         templates,
         next_after,
     })
+}
+
+/// A change of a template's review status, from a `message_template_status_update` webhook
+/// (which `parse` reports as `Unhandled`): the cue to sync that business account's catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TemplateStatusChange {
+    /// The WhatsApp Business Account (the entry's id), which the connection stores.
+    pub waba_id: String,
+    pub name: String,
+    pub language: String,
+    /// `APPROVED`, `REJECTED`, `PAUSED`, `DISABLED`, ...
+    pub event: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TemplateStatusEnvelope {
+    #[serde(default)]
+    entry: Vec<TemplateStatusEntry>,
+}
+
+#[derive(Deserialize)]
+struct TemplateStatusEntry {
+    id: String,
+    #[serde(default)]
+    changes: Vec<Change>,
+}
+
+#[derive(Deserialize)]
+struct TemplateStatusValue {
+    event: String,
+    message_template_name: String,
+    message_template_language: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The template status changes a webhook body carries (none for other webhooks); call it on a
+/// body that [`parse`] accepted.
+pub fn template_status_changes(body: &[u8]) -> Result<Vec<TemplateStatusChange>, ChannelError> {
+    let envelope: TemplateStatusEnvelope = serde_json::from_slice(body).map_err(shape_error)?;
+    let mut changes = Vec::new();
+    for entry in envelope.entry {
+        for change in entry.changes {
+            if change.field != "message_template_status_update" {
+                continue;
+            }
+            let v = TemplateStatusValue::deserialize(change.value).map_err(shape_error)?;
+            changes.push(TemplateStatusChange {
+                waba_id: entry.id.clone(),
+                name: v.message_template_name,
+                language: v.message_template_language,
+                event: v.event,
+                reason: v.reason,
+            });
+        }
+    }
+    Ok(changes)
 }
 
 /// Distinct `{{1}}` or `{{name}}` placeholders in a template body.

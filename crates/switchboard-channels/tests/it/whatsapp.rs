@@ -274,6 +274,36 @@ fn errors_about_the_number_itself_are_unhandled_not_dropped() {
 }
 
 #[test]
+fn template_status_change_names_the_business_account_and_template() {
+    let changes = whatsapp::template_status_changes(&wa("template_status_update.json")).unwrap();
+    assert_eq!(
+        changes,
+        [whatsapp::TemplateStatusChange {
+            waba_id: "102290129340398".into(),
+            name: "order_update".into(),
+            language: "en_US".into(),
+            event: "APPROVED".into(),
+            reason: Some("NONE".into()),
+        }]
+    );
+    assert_eq!(
+        whatsapp::template_status_changes(&wa("text.json")),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn malformed_errors_do_not_repeat_what_the_customer_wrote() {
+    let mut body: Value = serde_json::from_slice(&wa("text.json")).unwrap();
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = json!(null);
+    body["entry"][0]["changes"][0]["value"]["metadata"] = json!("my secret words");
+    let Err(ChannelError::Malformed(why)) = whatsapp::parse(body.to_string().as_bytes()) else {
+        panic!("malformed")
+    };
+    assert!(!why.contains("secret"), "{why}");
+}
+
+#[test]
 fn non_whatsapp_bodies_are_malformed() {
     for body in [
         &b"not json"[..],
@@ -643,6 +673,7 @@ fn every_parser(bytes: &[u8]) {
     let _ = whatsapp::parse(bytes);
     let _ = whatsapp::read_media_url(bytes);
     let _ = whatsapp::read_templates(bytes);
+    let _ = whatsapp::template_status_changes(bytes);
     for status in [200, 400, 429, 500] {
         let _ = whatsapp::read_send_response(status, &http::HeaderMap::new(), bytes);
     }
@@ -664,6 +695,7 @@ const ALL_FIXTURES: &[&str] = &[
     "media_url_response.json",
     "send_response.json",
     "send_error_window.json",
+    "template_status_update.json",
 ];
 
 proptest! {

@@ -267,7 +267,7 @@ fn unix_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::
 }
 
 /// Parses a webhook body into events, in the order the payload lists them: for each entry and
-/// change, its messages, then its echoes, then its statuses.
+/// change, its messages, then its echoes, then its statuses, then errors about the number.
 pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ChannelError> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(shape_error)?;
     if envelope.object != "whatsapp_business_account" {

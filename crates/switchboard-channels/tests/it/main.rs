@@ -18,3 +18,6 @@ pub fn fixture(path: &str) -> Vec<u8> {
         .join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {}: {e}", full.display()))
 }
+
+mod telegram;
+mod tiktok;

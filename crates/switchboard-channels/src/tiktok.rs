@@ -339,6 +339,11 @@ pub fn read_send_response(
             FailureClass::RetryLater,
             "TikTok is busy or rate limiting; the message will be retried.".to_owned(),
         ),
+        _ if matches!(status.as_u16(), 401 | 403) => (
+            FailureClass::ConnectionBroken,
+            "TikTok refused the connection's access token; reconnect the TikTok channel."
+                .to_owned(),
+        ),
         Some(40100 | 42900) => (
             FailureClass::RetryLater,
             "TikTok is rate limiting this account; the message will be retried.".to_owned(),

@@ -182,6 +182,10 @@ fn secret_token_header_must_match() {
         Err(ChannelError::InvalidSignature)
     );
     assert_eq!(
+        telegram::verify(&secret_headers(""), &SecretString::from("")),
+        Err(ChannelError::InvalidSignature)
+    );
+    assert_eq!(
         telegram::verify(&http::HeaderMap::new(), &secret),
         Err(ChannelError::MissingSignature(
             "X-Telegram-Bot-Api-Secret-Token"
@@ -337,6 +341,13 @@ fn webhook_and_file_calls_are_built_as_documented() {
         "https://api.telegram.org/file/bot123:ABC/voice/file_12.oga"
     );
     assert!(telegram::read_file_path(&fixture("telegram/error_unauthorized.json")).is_err());
+    let answer =
+        telegram::answer_callback_request(&target(&token), "callback:4382bfdwdsb323b2d9").unwrap();
+    assert_eq!(
+        answer.body.unwrap(),
+        serde_json::json!({"callback_query_id": "4382bfdwdsb323b2d9"})
+    );
+    assert!(telegram::answer_callback_request(&target(&token), "111111111:1365").is_none());
 }
 
 #[test]
@@ -406,7 +417,43 @@ fn bot_api_errors_are_classified() {
     assert_eq!(gateway.class, FailureClass::RetryLater);
 }
 
+/// Replaces the `n`-th node (depth first) of `value` with `with`: a mutation that keeps the
+/// JSON valid but breaks the documented types, the other way parsers go wrong.
+pub(crate) fn replace_node(value: &mut Value, n: &mut usize, with: &Value) -> bool {
+    if *n == 0 {
+        *value = with.clone();
+        return true;
+    }
+    *n -= 1;
+    match value {
+        Value::Array(items) => items.iter_mut().any(|v| replace_node(v, n, with)),
+        Value::Object(fields) => fields.values_mut().any(|v| replace_node(v, n, with)),
+        _ => false,
+    }
+}
+
+pub(crate) fn odd_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        Just(serde_json::json!(true)),
+        Just(serde_json::json!(-1)),
+        Just(serde_json::json!(1e300)),
+        Just(serde_json::json!(u64::MAX)),
+        Just(serde_json::json!("")),
+        Just(serde_json::json!("not json {")),
+        Just(serde_json::json!([])),
+        Just(serde_json::json!({})),
+    ]
+}
+
 proptest! {
+    #[test]
+    fn retyped_fields_never_panic(which in 0..UPDATES.len(), node in 0usize..200, with in odd_value()) {
+        let mut update = json_fixture(&format!("telegram/{}.json", UPDATES[which]));
+        replace_node(&mut update, &mut node.clone(), &with);
+        let _ = telegram::parse(&serde_json::to_vec(&update).unwrap(), &account());
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = telegram::parse(&body, &account());

@@ -2,6 +2,7 @@
 //! five-minute window, the send call against the request fixtures, and error classes.
 
 use crate::fixture;
+use crate::telegram::{odd_value, replace_node};
 use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -363,6 +364,10 @@ fn platform_errors_are_classified() {
         throttled.retry_after,
         Some(std::time::Duration::from_secs(7))
     );
+    let revoked =
+        tiktok::read_send_response(http::StatusCode::UNAUTHORIZED, &http::HeaderMap::new(), b"")
+            .unwrap_err();
+    assert_eq!(revoked.class, FailureClass::ConnectionBroken);
     let down = tiktok::read_send_response(
         http::StatusCode::SERVICE_UNAVAILABLE,
         &http::HeaderMap::new(),
@@ -399,6 +404,24 @@ proptest! {
         let _ = tiktok::parse(&body);
         body.truncate(i);
         let _ = tiktok::parse(&body);
+    }
+
+    #[test]
+    fn retyped_fields_never_panic(which in 0..WEBHOOKS.len(), node in 0usize..60, with in odd_value()) {
+        let mut envelope = json_fixture(&format!("tiktok/{}.json", WEBHOOKS[which]));
+        // Retype a field of the envelope, or of the inner content (re-encoded as a string).
+        let mut content: Value = envelope
+            .get("content")
+            .and_then(Value::as_str)
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or(Value::Null);
+        if node % 2 == 0 {
+            replace_node(&mut envelope, &mut (node / 2), &with);
+        } else {
+            replace_node(&mut content, &mut (node / 2), &with);
+            envelope["content"] = Value::String(content.to_string());
+        }
+        let _ = tiktok::parse(&serde_json::to_vec(&envelope).unwrap());
     }
 
     #[test]

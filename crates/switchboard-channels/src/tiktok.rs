@@ -301,10 +301,17 @@ pub fn read_media_download_url(body: &[u8]) -> Result<String, ChannelError> {
         .ok_or_else(|| ChannelError::malformed("no `data.download_url` in TikTok's answer"))
 }
 
+const WINDOW_CLOSED: &str = "The customer last wrote more than 48 hours ago; \
+    TikTok accepts a reply only after they write again.";
+const WINDOW_CAP: &str = "TikTok allows no more messages in this conversation for now \
+    (its per-window cap); wait for the customer to write again.";
+/// How a refusal's `message` names the closed window when its code does not.
+const WINDOW_WORDS: [&str; 3] = ["48-hour", "48 hour", "window"];
+
 /// The sent message's id, or why it failed.
 ///
 /// Codes from TikTok API for Business's return codes as the Business Messaging partners list
-/// them: 40100 and 42900 rate limits, 50000/50002 TikTok-side trouble, 40001 and 40102-40105
+/// them: 40100 and 42900 rate limits, 5xxxx TikTok-side trouble, 40001, 40102, 40104, 40105
 /// permission and token problems, 40064 messaging restrictions (the per-window cap). The
 /// window-closed answer has no code of its own that we could find documented, so its
 /// `message` is read too.
@@ -358,14 +365,10 @@ pub fn read_send_response(
                 "TikTok refused the connection's access token or permissions ({message}); reconnect the TikTok channel."
             ),
         ),
-        Some(40064) => (
-            FailureClass::AgentMustAct,
-            "TikTok allows no more messages in this conversation for now (its per-window cap); wait for the customer to write again.".to_owned(),
-        ),
-        _ if lowered.contains("48") || lowered.contains("window") => (
-            FailureClass::AgentMustAct,
-            "The customer last wrote more than 48 hours ago; TikTok accepts a reply only after they write again.".to_owned(),
-        ),
+        Some(40064) => (FailureClass::AgentMustAct, WINDOW_CAP.to_owned()),
+        _ if WINDOW_WORDS.iter().any(|w| lowered.contains(w)) => {
+            (FailureClass::AgentMustAct, WINDOW_CLOSED.to_owned())
+        }
         Some(0) => (
             FailureClass::AgentMustAct,
             "TikTok's answer did not name the sent message; check the conversation in TikTok."

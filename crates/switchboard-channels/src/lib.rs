@@ -14,6 +14,8 @@
 //! [`OutboundMessage`]: switchboard_core::channel::OutboundMessage
 
 pub mod meta;
+pub mod telegram;
+pub mod tiktok;
 pub mod whatsapp;
 
 use secrecy::SecretString;

@@ -19,4 +19,6 @@ pub fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {}: {e}", full.display()))
 }
 
+mod telegram;
+mod tiktok;
 mod whatsapp;

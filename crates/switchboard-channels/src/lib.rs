@@ -61,8 +61,9 @@ pub struct SendTarget<'a> {
     pub token: &'a SecretString,
 }
 
-/// An HTTP request ready to execute. The token travels in `headers` or `url` as the platform
-/// wants it, so whoever logs a request must log `method` and the URL's path only.
+/// An HTTP request ready to execute. The token travels in `headers` or in the URL as the
+/// platform wants it (Telegram puts it in the path: `/bot<token>/sendMessage`), so whoever
+/// logs a request logs its method and platform, never the URL or the headers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpRequest {
     pub method: http::Method,

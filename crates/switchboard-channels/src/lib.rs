@@ -13,6 +13,8 @@
 //! [`InboundEvent`]: switchboard_core::channel::InboundEvent
 //! [`OutboundMessage`]: switchboard_core::channel::OutboundMessage
 
+pub mod instagram;
+pub mod messenger;
 pub mod meta;
 
 use secrecy::SecretString;

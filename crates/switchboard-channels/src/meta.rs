@@ -113,8 +113,8 @@ pub fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
 /// Instagram `entry.time` values (see the Instagram webhook examples). A value below 10^11 is
 /// taken as seconds: as milliseconds it would fall in 1973, as seconds it reaches year 5138.
 pub fn timestamp(value: i64) -> switchboard_core::Timestamp {
-    const SECONDS_BELOW: i64 = 100_000_000_000;
-    let millis = if value.abs() < SECONDS_BELOW {
+    const SECONDS_BELOW: u64 = 100_000_000_000;
+    let millis = if value.unsigned_abs() < SECONDS_BELOW {
         value.saturating_mul(1000)
     } else {
         value
@@ -173,6 +173,8 @@ mod tests {
     #[test]
     fn meta_timestamps_in_seconds_or_milliseconds_agree() {
         assert_eq!(timestamp(1_750_263_773), timestamp(1_750_263_773_000));
+        // Out of range clamps rather than overflowing.
+        let _ = (timestamp(i64::MIN), timestamp(i64::MAX));
     }
 
     #[test]

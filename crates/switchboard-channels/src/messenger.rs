@@ -74,7 +74,7 @@ struct Envelope {
 struct Entry {
     id: Id,
     #[serde(default)]
-    time: Option<i64>,
+    time: Option<Time>,
     #[serde(default)]
     messaging: Option<Vec<Messaging>>,
     /// Items for threads another app owns (handover protocol); same shape as `messaging`.
@@ -114,6 +114,29 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
+/// A Meta time, normally a JSON number; the App Dashboard's test notifications send it as a
+/// string of digits, which is accepted too.
+#[derive(Debug, Clone, Copy)]
+struct Time(i64);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Time(n)),
+            Raw::Text(s) => s
+                .parse()
+                .map(Time)
+                .map_err(|_| serde::de::Error::custom("a time is not a number")),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Party {
     #[serde(default)]
@@ -130,7 +153,7 @@ struct Messaging {
     #[serde(default)]
     recipient: Option<Party>,
     #[serde(default)]
-    timestamp: Option<i64>,
+    timestamp: Option<Time>,
     #[serde(default)]
     message: Option<Message>,
     #[serde(default)]
@@ -336,13 +359,14 @@ pub(crate) fn parse_envelope(
             kind,
             account_id: entry.id.0,
         };
+        let time = entry.time.map(|t| t.0);
         let items = entry
             .messaging
             .unwrap_or_default()
             .into_iter()
             .chain(entry.standby.unwrap_or_default());
         for item in items {
-            messaging_events(&account, entry.time, item, &mut out, &mut referrals)?;
+            messaging_events(&account, time, item, &mut out, &mut referrals)?;
         }
         for change in entry.changes.unwrap_or_default() {
             // Instagram's dashboard test notifications (and some deliveries) put a messaging
@@ -350,9 +374,9 @@ pub(crate) fn parse_envelope(
             if change.field == "messages" {
                 let item: Messaging =
                     serde_json::from_value(change.value).map_err(ChannelError::malformed)?;
-                messaging_events(&account, entry.time, item, &mut out, &mut referrals)?;
+                messaging_events(&account, time, item, &mut out, &mut referrals)?;
             } else {
-                out.push(on_change(&account, entry.time, change)?);
+                out.push(on_change(&account, time, change)?);
             }
         }
     }
@@ -421,6 +445,7 @@ fn messaging_events(
 ) -> Result<(), ChannelError> {
     let at = item
         .timestamp
+        .map(|t| t.0)
         .or(entry_time)
         .map(meta::timestamp)
         .ok_or_else(|| ChannelError::malformed("a messaging item has no timestamp"))?;

@@ -301,3 +301,17 @@ proptest! {
         let _ = parse(&bytes);
     }
 }
+
+#[test]
+fn a_messaging_item_delivered_as_a_messages_change_is_a_message() {
+    // The App Dashboard's test notifications use this form.
+    let body = br#"{"object":"instagram","entry":[{"id":"17841405822304914","time":1750263773,
+        "changes":[{"field":"messages","value":{"sender":{"id":"12334"},"recipient":{"id":"23245"},
+        "timestamp":"1527459824","message":{"mid":"random_mid","text":"random_text"}}}]}]}"#;
+    let [InboundEvent::Message(m)] = &parse(body).unwrap()[..] else {
+        panic!()
+    };
+    assert_eq!(m.external_id, "random_mid");
+    assert_eq!(m.contact.external_id, "12334");
+    assert_eq!(m.sent_at, meta::timestamp(1_527_459_824));
+}

@@ -448,3 +448,40 @@ proptest! {
         let _ = parse(&bytes);
     }
 }
+
+#[test]
+fn a_redelivered_webhook_yields_the_same_ids() {
+    for name in WEBHOOKS {
+        assert_eq!(events(name), events(name), "{name}");
+    }
+}
+
+#[test]
+fn text_beside_a_single_attachment_becomes_its_caption() {
+    let body = br#"{"object":"page","entry":[{"id":"1","time":1750263773123,"messaging":[
+        {"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1750263772998,
+         "message":{"mid":"m1","text":"my receipt","attachments":[{"type":"file","payload":{"url":"https://x.example/r.pdf"}}]}}]}]}"#;
+    let [InboundEvent::Message(m)] = &parse(body).unwrap()[..] else {
+        panic!()
+    };
+    assert!(matches!(
+        &m.content,
+        MessageContent::Media { kind: MediaKind::Document, caption: Some(c), .. } if c == "my receipt"
+    ));
+}
+
+#[test]
+fn page_changes_and_unknown_items_are_kept_as_unhandled() {
+    let body = br#"{"object":"page","entry":[{"id":"1","time":1750263773123,
+        "changes":[{"field":"feed","value":{"item":"comment"}}],
+        "messaging":[{"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1,"pass_thread_control":{}}]}]}"#;
+    let types: Vec<_> = parse(body)
+        .unwrap()
+        .into_iter()
+        .map(|e| match e {
+            InboundEvent::Unhandled { platform_type, .. } => platform_type,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(types, ["pass_thread_control", "feed"]);
+}

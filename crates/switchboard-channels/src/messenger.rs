@@ -847,10 +847,17 @@ pub(crate) fn read_graph_send_response(
         return Err(SendFailure {
             class,
             code: format!("http_{}", status.as_u16()),
-            reason: format!(
-                "{platform} answered HTTP {} without an error body; try again later.",
-                status.as_u16()
-            ),
+            reason: if class == FailureClass::RetryLater {
+                format!(
+                    "{platform} answered HTTP {} without an error body; the message will be retried.",
+                    status.as_u16()
+                )
+            } else {
+                format!(
+                    "{platform} refused the message with HTTP {} and gave no reason.",
+                    status.as_u16()
+                )
+            },
             retry_after: (class == FailureClass::RetryLater)
                 .then(|| meta::retry_after(headers))
                 .flatten(),

@@ -13,6 +13,8 @@
 //! [`InboundEvent`]: switchboard_core::channel::InboundEvent
 //! [`OutboundMessage`]: switchboard_core::channel::OutboundMessage
 
+pub mod instagram;
+pub mod messenger;
 pub mod meta;
 pub mod telegram;
 pub mod tiktok;

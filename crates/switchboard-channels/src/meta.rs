@@ -57,6 +57,71 @@ pub fn verify_subscription(
         .flatten()
 }
 
+/// The Graph API version every Meta call in this crate is built against; one place to move it.
+pub const GRAPH_API_VERSION: &str = "v21.0";
+
+/// The Graph API's error envelope, `{"error": {"message", "type", "code", "error_subcode",
+/// "is_transient", "fbtrace_id"}}` (Graph API guide "Handling Errors"). Every Meta platform
+/// answers failures in it; each platform module classifies the codes it knows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct GraphError {
+    pub code: i64,
+    #[serde(default)]
+    pub error_subcode: Option<i64>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Set by the Graph API when a retry may succeed.
+    #[serde(default)]
+    pub is_transient: Option<bool>,
+    #[serde(default)]
+    pub error_user_msg: Option<String>,
+    #[serde(default)]
+    pub fbtrace_id: Option<String>,
+}
+
+impl GraphError {
+    /// Reads the error envelope from a response body; `None` when the body carries none.
+    pub fn read(body: &[u8]) -> Option<GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            error: GraphError,
+        }
+        serde_json::from_slice::<Envelope>(body)
+            .ok()
+            .map(|e| e.error)
+    }
+
+    /// `code` and, when present, `code/subcode`: the form stored with a failed message.
+    pub fn code_text(&self) -> String {
+        match self.error_subcode {
+            Some(sub) => format!("{}/{sub}", self.code),
+            None => self.code.to_string(),
+        }
+    }
+}
+
+/// A `Retry-After` header given in seconds (the form Meta's edge sends), if any.
+pub fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
+    header(headers, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs)
+}
+
+/// Meta timestamps are milliseconds in Messenger-Platform payloads but seconds in some
+/// Instagram `entry.time` values (see the Instagram webhook examples). A value below 10^11 is
+/// taken as seconds: as milliseconds it would fall in 1973, as seconds it reaches year 5138.
+pub fn timestamp(value: i64) -> switchboard_core::Timestamp {
+    const SECONDS_BELOW: u64 = 100_000_000_000;
+    let millis = if value.unsigned_abs() < SECONDS_BELOW {
+        value.saturating_mul(1000)
+    } else {
+        value
+    };
+    switchboard_core::clock::from_millis(millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +158,23 @@ mod tests {
             verify(&http::HeaderMap::new(), body, &secret),
             Err(ChannelError::MissingSignature("X-Hub-Signature-256"))
         );
+    }
+
+    #[test]
+    fn graph_error_envelope_is_read_with_its_subcode() {
+        let body = br#"{"error":{"message":"(#10) outside window","type":"OAuthException","code":10,"error_subcode":2018278,"fbtrace_id":"A1"}}"#;
+        let e = GraphError::read(body).unwrap();
+        assert_eq!((e.code, e.error_subcode), (10, Some(2018278)));
+        assert_eq!(e.code_text(), "10/2018278");
+        assert_eq!(GraphError::read(b"{\"message_id\":\"m\"}"), None);
+        assert_eq!(GraphError::read(b"not json"), None);
+    }
+
+    #[test]
+    fn meta_timestamps_in_seconds_or_milliseconds_agree() {
+        assert_eq!(timestamp(1_750_263_773), timestamp(1_750_263_773_000));
+        // Out of range clamps rather than overflowing.
+        let _ = (timestamp(i64::MIN), timestamp(i64::MAX));
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! tests of the normalized events, and property tests that throw arbitrary bytes at every
 //! parser.
 
+mod instagram;
+mod messenger;
+
 /// The raw bytes of `tests/fixtures/<path>`.
 pub fn fixture(path: &str) -> Vec<u8> {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

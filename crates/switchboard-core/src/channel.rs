@@ -179,6 +179,7 @@ pub struct InboundMessage {
     pub external_id: String,
     /// The customer (for an echo: the recipient of the business's message).
     pub contact: ExternalContact,
+    #[serde(with = "time::serde::rfc3339")]
     pub sent_at: Timestamp,
     pub content: MessageContent,
     /// The platform id of the message this one replies to or quotes.
@@ -234,6 +235,7 @@ pub struct StatusUpdate {
     /// The customer the message went to, where the payload says.
     pub recipient: Option<String>,
     pub status: DeliveryStatus,
+    #[serde(with = "time::serde::rfc3339")]
     pub at: Timestamp,
     pub error: Option<PlatformError>,
 }
@@ -248,6 +250,7 @@ pub struct Comment {
     pub parent_id: Option<String>,
     pub from: ExternalContact,
     pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub at: Timestamp,
 }
 
@@ -266,6 +269,7 @@ pub enum InboundEvent {
         account: AccountRef,
         contact_id: String,
         status: DeliveryStatus,
+        #[serde(with = "time::serde::rfc3339")]
         up_to: Timestamp,
     },
     /// The customer deleted (unsent) a message.
@@ -273,6 +277,7 @@ pub enum InboundEvent {
         account: AccountRef,
         external_id: String,
         contact_id: Option<String>,
+        #[serde(with = "time::serde::rfc3339")]
         at: Timestamp,
     },
     Comment(Comment),

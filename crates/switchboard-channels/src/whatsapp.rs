@@ -632,10 +632,11 @@ struct GraphError {
 /// Reads the answer to a send: the new message's `wamid`, or the failure classified by the
 /// table in the fixtures README (codes from Meta's Cloud API error-code reference).
 pub fn read_send_response(
-    status: u16,
+    status: http::StatusCode,
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<String, SendFailure> {
+    let status = status.as_u16();
     let retry_after = header(headers, "retry-after")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);

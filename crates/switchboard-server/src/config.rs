@@ -1,7 +1,42 @@
 //! What the server needs to know about its deployment; the binary fills it from the TOML
 //! file, the environment and flags.
 
+use secrecy::SecretString;
 use std::time::Duration;
+
+/// The messaging platforms' instance-level settings: app secrets that sign webhooks, and the
+/// base URLs of their APIs (configurable, so tests and the demo talk to `switchboard
+/// simulate` while production talks to the platforms, through the same code).
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    pub meta_app_id: Option<String>,
+    /// Keys `X-Hub-Signature-256` on WhatsApp, Messenger and Instagram webhooks, and Meta's
+    /// `signed_request` callbacks.
+    pub meta_app_secret: Option<SecretString>,
+    /// What Meta must echo in the webhook subscription handshake.
+    pub meta_verify_token: Option<SecretString>,
+    /// Keys `TikTok-Signature` on TikTok webhooks.
+    pub tiktok_client_secret: Option<SecretString>,
+    pub graph_api_base: String,
+    pub telegram_api_base: String,
+    pub tiktok_api_base: String,
+    pub tiktok_shop_api_base: String,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            meta_app_id: None,
+            meta_app_secret: None,
+            meta_verify_token: None,
+            tiktok_client_secret: None,
+            graph_api_base: "https://graph.facebook.com".to_owned(),
+            telegram_api_base: "https://api.telegram.org".to_owned(),
+            tiktok_api_base: "https://business-api.tiktok.com".to_owned(),
+            tiktok_shop_api_base: "https://open-api.tiktokglobalshop.com".to_owned(),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -25,6 +60,8 @@ pub struct ServerConfig {
     pub job_poll_interval: Duration,
     /// How many jobs this process runs at once (each worker runs one at a time).
     pub job_workers: usize,
+    /// The messaging platforms' app secrets and API base URLs.
+    pub platforms: PlatformConfig,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
 }
@@ -44,6 +81,7 @@ impl ServerConfig {
             job_lease: Duration::from_secs(5 * 60),
             job_poll_interval: Duration::from_secs(1),
             job_workers: 2,
+            platforms: PlatformConfig::default(),
             trust_proxy_headers: false,
         }
     }

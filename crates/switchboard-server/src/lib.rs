@@ -17,11 +17,12 @@ pub mod jobs;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
+pub mod platform_http;
 pub mod routes;
 pub mod state;
 pub mod web;
 
 pub use app::{build_router, serve};
-pub use config::ServerConfig;
+pub use config::{PlatformConfig, ServerConfig};
 pub use error::ApiError;
 pub use state::AppState;

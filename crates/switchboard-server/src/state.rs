@@ -22,6 +22,8 @@ pub struct Inner {
     pub sealer: Sealer,
     pub master_key: MasterKey,
     pub metrics: Metrics,
+    /// Talks to the messaging platforms' APIs.
+    pub platform_http: crate::platform_http::PlatformHttp,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             sealer: Sealer::platform(&master_key),
             master_key,
             metrics: Metrics::new(),
+            platform_http: crate::platform_http::PlatformHttp::new(),
         }))
     }
 }

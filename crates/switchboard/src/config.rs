@@ -65,6 +65,7 @@ keys! {
     "graph_api_base", "https://graph.facebook.com", "Meta Graph API base URL.";
     "telegram_api_base", "https://api.telegram.org", "Telegram Bot API base URL.";
     "tiktok_api_base", "https://business-api.tiktok.com", "TikTok messaging API base URL.";
+    "tiktok_client_secret", "", "TikTok app client secret (verifies TikTok-Signature on webhooks).";
     "tiktok_shop_api_base", "https://open-api.tiktokglobalshop.com", "TikTok Shop API base URL.";
     "ai_base_url", "", "OpenAI-compatible endpoint for reply suggestions; unset: built-in retrieval.";
     "ai_model", "", "Model name sent to ai_base_url.";
@@ -149,6 +150,7 @@ pub struct Config {
     pub graph_api_base: String,
     pub telegram_api_base: String,
     pub tiktok_api_base: String,
+    pub tiktok_client_secret: Option<SecretString>,
     pub tiktok_shop_api_base: String,
     pub ai_base_url: Option<String>,
     pub ai_model: Option<String>,
@@ -460,6 +462,7 @@ impl Resolver {
             graph_api_base: self.http_url("graph_api_base", "https://graph.facebook.com")?,
             telegram_api_base: self.http_url("telegram_api_base", "https://api.telegram.org")?,
             tiktok_api_base: self.http_url("tiktok_api_base", "https://business-api.tiktok.com")?,
+            tiktok_client_secret: self.secret("tiktok_client_secret"),
             tiktok_shop_api_base: self.http_url(
                 "tiktok_shop_api_base",
                 "https://open-api.tiktokglobalshop.com",

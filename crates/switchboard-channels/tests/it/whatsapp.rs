@@ -493,10 +493,15 @@ fn sends_whatsapp_cannot_carry_are_refused_before_the_platform() {
 #[test]
 fn send_response_gives_the_message_id() {
     assert_eq!(
-        whatsapp::read_send_response(200, &http::HeaderMap::new(), &wa("send_response.json")),
+        whatsapp::read_send_response(
+            http::StatusCode::OK,
+            &http::HeaderMap::new(),
+            &wa("send_response.json")
+        ),
         Ok("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI4MjZGRDA0OUE2OTQ3RkEyMzcA".to_owned())
     );
-    let odd = whatsapp::read_send_response(200, &http::HeaderMap::new(), b"{}").unwrap_err();
+    let odd = whatsapp::read_send_response(http::StatusCode::OK, &http::HeaderMap::new(), b"{}")
+        .unwrap_err();
     assert_eq!(odd.class, FailureClass::AgentMustAct);
 }
 
@@ -548,7 +553,12 @@ fn each_graph_error_is_classified() {
             "10",
         ),
     ] {
-        let failure = whatsapp::read_send_response(status, &retry_after, &wa(name)).unwrap_err();
+        let failure = whatsapp::read_send_response(
+            http::StatusCode::from_u16(status).unwrap(),
+            &retry_after,
+            &wa(name),
+        )
+        .unwrap_err();
         assert_eq!(
             (failure.class, failure.code.as_str()),
             (class, code),
@@ -558,9 +568,12 @@ fn each_graph_error_is_classified() {
         let want_retry = (class == FailureClass::RetryLater).then(|| Duration::from_secs(30));
         assert_eq!(failure.retry_after, want_retry, "{name}");
     }
-    let window =
-        whatsapp::read_send_response(400, &http::HeaderMap::new(), &wa("send_error_window.json"))
-            .unwrap_err();
+    let window = whatsapp::read_send_response(
+        http::StatusCode::BAD_REQUEST,
+        &http::HeaderMap::new(),
+        &wa("send_error_window.json"),
+    )
+    .unwrap_err();
     assert_eq!(
         window.reason,
         "The 24-hour window closed; send an approved template."
@@ -570,10 +583,14 @@ fn each_graph_error_is_classified() {
 #[test]
 fn errors_without_a_graph_envelope_are_classified_by_status() {
     let none = http::HeaderMap::new();
-    let class = |status| {
-        whatsapp::read_send_response(status, &none, b"<html>bad gateway</html>")
-            .unwrap_err()
-            .class
+    let class = |status: u16| {
+        whatsapp::read_send_response(
+            http::StatusCode::from_u16(status).unwrap(),
+            &none,
+            b"<html>bad gateway</html>",
+        )
+        .unwrap_err()
+        .class
     };
     assert_eq!(class(502), FailureClass::RetryLater);
     assert_eq!(class(429), FailureClass::RetryLater);
@@ -675,7 +692,11 @@ fn every_parser(bytes: &[u8]) {
     let _ = whatsapp::read_templates(bytes);
     let _ = whatsapp::template_status_changes(bytes);
     for status in [200, 400, 429, 500] {
-        let _ = whatsapp::read_send_response(status, &http::HeaderMap::new(), bytes);
+        let _ = whatsapp::read_send_response(
+            http::StatusCode::from_u16(status).unwrap(),
+            &http::HeaderMap::new(),
+            bytes,
+        );
     }
 }
 

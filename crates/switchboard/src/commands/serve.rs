@@ -106,6 +106,16 @@ fn server_config(config: &Config, public_url: &str) -> ServerConfig {
     server.trust_proxy_headers = config.trust_proxy_headers;
     server.job_workers = config.job_workers;
     server.job_lease = config.job_lease;
+    server.platforms = switchboard_server::PlatformConfig {
+        meta_app_id: config.meta_app_id.clone(),
+        meta_app_secret: config.meta_app_secret.clone(),
+        meta_verify_token: config.meta_verify_token.clone(),
+        tiktok_client_secret: config.tiktok_client_secret.clone(),
+        graph_api_base: config.graph_api_base.clone(),
+        telegram_api_base: config.telegram_api_base.clone(),
+        tiktok_api_base: config.tiktok_api_base.clone(),
+        tiktok_shop_api_base: config.tiktok_shop_api_base.clone(),
+    };
     server
 }
 

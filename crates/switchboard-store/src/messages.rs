@@ -12,6 +12,7 @@
 //! - content is written and read only here ([`StoredContent`]), the one seam where sealing
 //!   under per-subject keys will slot in.
 
+use crate::connections::ConnectionStatus;
 use crate::conversations::Placement;
 use crate::row::{RowExt, found, known, ms, text_enum};
 use crate::{Result, Store, StoreError, Tx};
@@ -265,6 +266,12 @@ impl Tx {
         direction: Direction,
         now: Timestamp,
     ) -> Result<Ingested> {
+        if direction == Direction::Outbound {
+            return Err(StoreError::conflict(
+                "invalid_direction",
+                "A webhook brings inbound messages and echoes; replies go through insert_outbound.",
+            ));
+        }
         self.lock_key(&message_lock(connection, &message.external_id))
             .await?;
         if let Some(row) = sqlx::query(
@@ -574,7 +581,9 @@ impl Tx {
     }
 
     /// Queues a reply in `conversation` (status `queued`, no platform id yet). Enqueue its
-    /// send job in this same transaction.
+    /// send job in this same transaction. Refused (`connection_disconnected`) once the
+    /// conversation's channel is disconnected. The reply-window check
+    /// (`switchboard_core::window::check_reply`, fed by [`Store::reply_target`]) comes first.
     pub async fn insert_outbound(
         &mut self,
         ws: WorkspaceId,
@@ -582,6 +591,22 @@ impl Tx {
         new: &NewOutbound<'_>,
         now: Timestamp,
     ) -> Result<MessageId> {
+        let connection_status: String = sqlx::query_scalar(
+            "SELECT k.status FROM conversations c \
+             JOIN channel_connections k ON k.id = c.connection_id \
+             WHERE c.workspace_id = $1 AND c.id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(conversation.to_string())
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        if connection_status == ConnectionStatus::Disconnected.as_str() {
+            return Err(StoreError::conflict(
+                "connection_disconnected",
+                "This conversation's channel is disconnected; nothing can be sent on it.",
+            ));
+        }
         let id = MessageId::new();
         let content = StoredContent::Sent(new.content.clone());
         let done = sqlx::query(

@@ -126,6 +126,16 @@ impl Store {
         master: &MasterKey,
         now: Timestamp,
     ) -> Result<WorkspaceKey> {
+        let live = sqlx::query(
+            "SELECT key_id, wrapped_key FROM workspace_keys \
+             WHERE workspace_id = $1 AND destroyed_at IS NULL",
+        )
+        .bind(ws.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        if let Some(r) = live {
+            return unwrap(master, ws, r.parsed("key_id")?, r.opt_bytes("wrapped_key")?);
+        }
         let mut tx = self.begin().await?;
         let key = tx.workspace_key(ws, master, now).await?;
         tx.commit().await?;

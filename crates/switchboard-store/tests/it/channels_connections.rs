@@ -194,6 +194,32 @@ async fn disconnect_clears_credentials_and_enqueues_erasure_in_the_same_transact
         serde_json::json!(f.conn.id.to_string())
     );
 
+    // Nothing more can be queued for sending on it.
+    let conv = f
+        .ingest(
+            &store,
+            &crate::channels_fixtures::text_from("346", "wamid.late", "hi", t0()),
+            switchboard_store::messages::Direction::Inbound,
+        )
+        .await
+        .conversation_id;
+    let mut tx = store.begin().await.unwrap();
+    let content = switchboard_core::channel::OutboundContent::Text { body: "x".into() };
+    let refused = tx
+        .insert_outbound(
+            f.ws,
+            conv,
+            &switchboard_store::messages::NewOutbound {
+                author: None,
+                content: &content,
+                reply_to_external_id: None,
+            },
+            t0(),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err().code(), "connection_disconnected");
+    drop(tx);
+
     // A second disconnect finds nothing live to disconnect.
     let mut tx = store.begin().await.unwrap();
     assert!(matches!(

@@ -62,8 +62,9 @@ impl Tx {
         self.lock_key(&format!("contact:{connection}:{}", who.external_id))
             .await?;
         let existing = sqlx::query(
-            "SELECT contact_id, username, phone FROM contact_identities \
-             WHERE connection_id = $1 AND external_id = $2 AND workspace_id = $3",
+            "SELECT i.contact_id, i.username, i.phone, c.display_name \
+             FROM contact_identities i JOIN contacts c ON c.id = i.contact_id \
+             WHERE i.connection_id = $1 AND i.external_id = $2 AND i.workspace_id = $3",
         )
         .bind(connection.to_string())
         .bind(&who.external_id)
@@ -87,7 +88,8 @@ impl Tx {
                 .execute(self.conn())
                 .await?;
             }
-            if let Some(name) = who.display_name.as_deref() {
+            let unnamed = row.opt_text("display_name")?.is_none();
+            if let Some(name) = who.display_name.as_deref().filter(|_| unnamed) {
                 sqlx::query(
                     "UPDATE contacts SET display_name = $3, updated_at = $4 \
                      WHERE workspace_id = $1 AND id = $2 AND display_name IS NULL",

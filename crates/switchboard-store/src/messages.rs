@@ -654,14 +654,16 @@ impl Tx {
         .parsed("connection_id")?;
         self.lock_key(&message_lock(connection, external_id))
             .await?;
-        sqlx::query(
+        // The echo's status (a delivery or read already applied to it) carries over.
+        let echo = sqlx::query(
             "DELETE FROM messages WHERE workspace_id = $1 AND connection_id = $2 \
-             AND external_id = $3 AND direction = 'echo'",
+             AND external_id = $3 AND direction = 'echo' \
+             RETURNING status, error_code, error_reason",
         )
         .bind(ws.to_string())
         .bind(connection.to_string())
         .bind(external_id)
-        .execute(self.conn())
+        .fetch_optional(self.conn())
         .await?;
         let done = sqlx::query(
             "UPDATE messages SET external_id = $3, platform_at = $4, updated_at = $4, \
@@ -676,6 +678,13 @@ impl Tx {
         .execute(self.conn())
         .await?;
         found(done)?;
+        if let Some(echo) = echo {
+            let status = known(&echo, "status", MessageStatus::parse)?;
+            let code = echo.opt_text("error_code")?;
+            let reason = echo.opt_text("error_reason")?;
+            self.raise_status(ws, id, status, code.as_deref(), reason.as_deref(), now)
+                .await?;
+        }
         self.apply_parked_status(ws, connection, external_id, now)
             .await
     }

@@ -18,6 +18,7 @@ backend_tests!(
     media_message_gets_a_pending_media_object,
     deletions_and_edits_change_the_stored_message,
     messages_page_backwards_oldest_first,
+    inbox_lists_conversations_by_status_newest_first,
 );
 
 async fn ingest_creates_contact_identity_conversation_and_message(store: Store) {
@@ -407,5 +408,47 @@ async fn messages_page_backwards_oldest_first(store: Store) {
     assert_eq!(
         older.iter().map(|m| m.id).collect::<Vec<_>>(),
         ids[..3].to_vec()
+    );
+}
+
+async fn inbox_lists_conversations_by_status_newest_first(store: Store) {
+    let f = fixture(&store, "acme").await;
+    let agent = crate::user(&store, "agent@example.com").await;
+    let a = f
+        .ingest(
+            &store,
+            &text_from("1", "w.1", "a", t0()),
+            Direction::Inbound,
+        )
+        .await;
+    let b = f
+        .ingest(
+            &store,
+            &text_from("2", "w.2", "b", t0() + Duration::minutes(1)),
+            Direction::Inbound,
+        )
+        .await;
+    let mut tx = store.begin().await.unwrap();
+    tx.assign_conversation(f.ws, a.conversation_id, Some(agent), t0())
+        .await
+        .unwrap();
+    tx.set_conversation_status(f.ws, b.conversation_id, ConversationStatus::Pending, t0())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let all = store.conversations(f.ws, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![b.conversation_id, a.conversation_id]
+    );
+    let open = store
+        .conversations(f.ws, Some(ConversationStatus::Open), 10)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].assignee_user_id, Some(agent));
+    assert_eq!(
+        open[0].kind,
+        switchboard_core::channel::ChannelKind::WhatsApp
     );
 }

@@ -254,6 +254,10 @@ async fn echo_of_our_own_send_is_not_a_second_message(store: Store) {
         )
         .await;
     assert!(!echo.duplicate);
+    assert_eq!(
+        apply(&store, &f, &status("mid.ours", DeliveryStatus::Delivered)).await,
+        StatusOutcome::Applied(echo.message_id)
+    );
     let mut tx = store.begin().await.unwrap();
     tx.mark_sent(f.ws, id, "mid.ours", t0()).await.unwrap();
     tx.commit().await.unwrap();
@@ -264,6 +268,12 @@ async fn echo_of_our_own_send_is_not_a_second_message(store: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(found.id, id);
+    assert_eq!(
+        found.status,
+        MessageStatus::Delivered,
+        "the echo's status carried over"
+    );
+    assert_eq!(found.direction, Direction::Outbound);
     // A later redelivery of the echo is a duplicate of it.
     let again = f
         .ingest(

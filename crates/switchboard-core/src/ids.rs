@@ -74,6 +74,24 @@ uuid_id!(
     JobId,
     /// A password-reset link.
     PasswordResetId,
+    /// A workspace's data key (the key id every ciphertext sealed under it carries).
+    WorkspaceKeyId,
+    /// A business channel connected to a workspace (a WhatsApp number, a page, a bot...).
+    ConnectionId,
+    /// An end-customer of a workspace.
+    ContactId,
+    /// How a contact is known on one connection (wa_id, PSID, IGSID, ...).
+    ContactIdentityId,
+    /// A thread between a contact and the business on one connection.
+    ConversationId,
+    /// One message of a conversation, in either direction.
+    MessageId,
+    /// One entry of the opt-in ledger.
+    ConsentRecordId,
+    /// An approved message template synced from the platform.
+    MessageTemplateId,
+    /// A stored attachment (image, audio, video, document).
+    MediaObjectId,
 );
 
 #[cfg(test)]

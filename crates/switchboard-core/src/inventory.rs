@@ -44,6 +44,13 @@ pub enum SubjectKind {
     Workspace,
     /// Someone who signs in to Switchboard.
     PlatformUser,
+    /// An end-customer of a workspace, as known through its channels.
+    Contact,
+    /// A business channel connected to a workspace (its data goes when it is disconnected).
+    ChannelConnection,
+    /// The Meta (Facebook) user who authorised a connection, by app-scoped id (Meta's
+    /// data-deletion and deauthorisation callbacks name them).
+    MetaUser,
 }
 
 /// How rows of a table are found for a subject: `column` holds the subject's id.
@@ -84,6 +91,9 @@ pub enum Retention {
     AuditLog,
     /// Operational data with no personal content (jobs, migrations).
     Operational,
+    /// Conversations, their messages and media: kept for the workspace's message-history
+    /// retention period after the conversation's last message, then deleted.
+    ConversationHistory,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -378,6 +388,241 @@ pub static TABLES: &[Table] = &[
             col("interval_seconds", NotPersonal),
             col("next_run_at", NotPersonal),
             col("last_run_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "workspace_keys",
+        purpose: "Each workspace's data key, stored only wrapped under the master key; destroying it makes the workspace's sealed data unreadable.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("key_id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("wrapped_key", Credentials),
+            col("created_at", NotPersonal),
+            col("destroyed_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "channel_connections",
+        purpose: "The business channels a workspace connected (WhatsApp numbers, pages, Instagram, TikTok and Telegram accounts, website widgets) and their sealed credentials.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(ChannelConnection, "id"),
+            link(MetaUser, "meta_user_id"),
+        ],
+        // Disconnecting keeps the row (conversations refer to it) but nothing secret or
+        // naming who authorised it.
+        erasure: ErasureAction::Anonymise {
+            columns: &["credentials", "webhook_secret_hash", "meta_user_id"],
+        },
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("kind", NotPersonal),
+            // A name like "Maria's phone"; a sole trader's page or number identifies them.
+            col("name", Identity),
+            col("account_id", Identity),
+            col("credentials", Credentials),
+            col("webhook_secret_hash", Credentials),
+            col("meta_user_id", Identity),
+            col("settings", NotPersonal),
+            col("status", NotPersonal),
+            col("status_reason", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+            col("disconnected_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "contacts",
+        purpose: "The end-customers who write to a workspace.",
+        links: &[link(Workspace, "workspace_id"), link(Contact, "id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("display_name", Identity),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+            col("last_seen_at", Usage),
+        ],
+    },
+    Table {
+        name: "contact_identities",
+        purpose: "How each contact is known on each channel (WhatsApp id, page-scoped id, Instagram id, TikTok id, Telegram id, widget visitor).",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("kind", NotPersonal),
+            col("external_id", Identity),
+            col("username", Identity),
+            col("phone", ContactDetails),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "conversations",
+        purpose: "Threads between a contact and the business on one channel, with their state and assignee.",
+        // The assignee is a platform user's id: their deletion sets it to NULL (foreign key).
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        retention: Retention::ConversationHistory,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("status", NotPersonal),
+            col("assignee_user_id", NotPersonal),
+            col("last_message_at", Usage),
+            col("last_inbound_at", Usage),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+            col("resolved_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "messages",
+        purpose: "What contacts and the business wrote to each other, with delivery states.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        retention: Retention::ConversationHistory,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("conversation_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("direction", NotPersonal),
+            col("external_id", NotPersonal),
+            col("content", MessageContent),
+            col("text", MessageContent),
+            // The ad a contact came from: what they clicked on.
+            col("referral", Usage),
+            col("status", NotPersonal),
+            col("status_rank", NotPersonal),
+            col("error_code", NotPersonal),
+            col("error_reason", NotPersonal),
+            col("author_user_id", NotPersonal),
+            col("reply_to_external_id", NotPersonal),
+            col("platform_at", Usage),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+            col("edited_at", NotPersonal),
+            col("deleted_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "pending_statuses",
+        purpose: "Delivery statuses that arrived before their message, applied when it lands.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        // A status whose message never arrives (sent outside Switchboard, no echo) expires.
+        retention: Retention::Expiring { after_days: 7 },
+        columns: &[
+            col("connection_id", NotPersonal),
+            col("external_id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("status", NotPersonal),
+            col("status_rank", NotPersonal),
+            col("status_at", NotPersonal),
+            col("error_code", NotPersonal),
+            col("error_reason", NotPersonal),
+            col("received_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "consent_records",
+        purpose: "The opt-in ledger: consent of contacts to business-initiated messages, with its source and proof.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        // An erased contact gets no more messages, so the proof has nothing left to justify.
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("kind", NotPersonal),
+            col("source", NotPersonal),
+            col("proof", Audit),
+            col("granted_at", Usage),
+            col("withdrawn_at", Usage),
+            col("recorded_by", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "message_templates",
+        purpose: "WhatsApp message templates approved for a connection, synced from the platform.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("name", NotPersonal),
+            col("language", NotPersonal),
+            col("category", NotPersonal),
+            col("status", NotPersonal),
+            col("body", NotPersonal),
+            col("parameter_count", NotPersonal),
+            col("synced_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "media_objects",
+        purpose: "Attachments of messages (images, audio, video, documents) kept in the media store.",
+        links: &[link(Workspace, "workspace_id"), link(Contact, "contact_id")],
+        // Erasure deletes the stored object named by storage_key as well as the row.
+        erasure: ErasureAction::Delete,
+        retention: Retention::ConversationHistory,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("message_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("source", Media),
+            col("storage_key", Media),
+            col("content_type", NotPersonal),
+            col("size_bytes", NotPersonal),
+            col("sha256", NotPersonal),
+            col("state", NotPersonal),
+            col("error", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
         ],
     },
 ];

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod inventory;
 pub mod role;
 pub mod slug;
+pub mod window;
 pub mod workspace;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

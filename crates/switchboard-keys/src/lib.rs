@@ -7,14 +7,18 @@
 //! - every sealed value is bound (as associated data) to where it lives, so a ciphertext
 //!   copied to another row or column fails to open.
 //!
-//! Per-workspace and per-subject keys (crypto-shredding) build on this later; the seam is
+//! Workspace keys ([`WorkspaceKey`]) are random, stored only wrapped under the master key,
+//! and seal channel credentials; per-subject keys (crypto-shredding) will be wrapped by them.
+//! Every sealed value names the key that sealed it ([`sealed_key_id`]). The seam is
 //! [`Sealer`], which every sealed column is written and read through.
 
 mod master;
 mod sealer;
+mod workspace;
 
 pub use master::{MASTER_KEY_FILE, MasterKey};
-pub use sealer::{SealContext, Sealer};
+pub use sealer::{KeyId, SealContext, Sealer, sealed_key_id};
+pub use workspace::WorkspaceKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

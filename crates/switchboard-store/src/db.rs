@@ -68,6 +68,21 @@ impl Tx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.0
     }
+
+    /// Serialises this transaction with every other one that locks the same `key`, until
+    /// commit or rollback. On SQLite `BEGIN IMMEDIATE` already serialises all writers; on
+    /// PostgreSQL a transaction-scoped advisory lock on the key's hash does (a collision only
+    /// serialises two unrelated keys). Used where a check-then-insert spans two tables that no
+    /// single unique index covers (a status that arrives as its message is being stored).
+    pub(crate) async fn lock_key(&mut self, key: &str) -> Result<()> {
+        if self.conn().backend_name() == "PostgreSQL" {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl Store {

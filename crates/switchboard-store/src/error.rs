@@ -17,6 +17,10 @@ pub enum StoreError {
     /// A stored value could not be read back (a bad id, an unknown enum value).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A sealed value could not be sealed or opened (wrong master key, a destroyed key,
+    /// tampering).
+    #[error("{0}")]
+    Sealing(#[from] switchboard_keys::KeyError),
 }
 
 impl StoreError {
@@ -28,6 +32,7 @@ impl StoreError {
             StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
                 "storage_error"
             }
+            StoreError::Sealing(e) => e.code(),
         }
     }
 

@@ -22,14 +22,22 @@ pub mod schema;
 pub mod testing;
 
 pub mod audit;
+pub mod connections;
+pub mod consent;
+pub mod contacts;
+pub mod conversations;
 pub mod invitations;
 pub mod jobs;
+pub mod media;
+pub mod messages;
 pub mod recovery;
 pub mod resets;
 pub mod sessions;
+pub mod templates;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod workspace_keys;
 pub mod workspaces;
 
 pub use db::{Backend, Store, Tx};

@@ -174,6 +174,35 @@ pub async fn columns_containing(store: &Store, needle: &str) -> Vec<String> {
     hits
 }
 
+/// A connection's credentials as stored (sealed), for tests that move ciphertexts around.
+pub async fn sealed_credentials(
+    store: &Store,
+    id: switchboard_core::ConnectionId,
+) -> Option<Vec<u8>> {
+    sqlx::query_scalar::<_, Option<Vec<u8>>>(
+        "SELECT credentials FROM channel_connections WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&store.read)
+    .await
+    .unwrap_or_else(|e| panic!("read credentials: {e}"))
+}
+
+/// Overwrites a connection's sealed credentials with `sealed`, as an attacker with write
+/// access to the database could.
+pub async fn set_sealed_credentials(
+    store: &Store,
+    id: switchboard_core::ConnectionId,
+    sealed: &[u8],
+) {
+    sqlx::query("UPDATE channel_connections SET credentials = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(sealed)
+        .execute(&store.write)
+        .await
+        .unwrap_or_else(|e| panic!("write credentials: {e}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

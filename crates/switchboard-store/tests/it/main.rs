@@ -10,6 +10,12 @@
 
 mod audit;
 mod auth;
+mod channels_connections;
+mod channels_consent;
+mod channels_fixtures;
+mod channels_ingest;
+mod channels_statuses;
+mod channels_tenancy;
 mod inventory;
 mod invitations;
 mod jobs;

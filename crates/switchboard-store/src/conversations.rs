@@ -1,0 +1,289 @@
+//! Conversations: one thread per contact and connection at a time.
+//!
+//! Invariant: at most one conversation that is not resolved per (connection, contact) — a
+//! partial unique index — so every inbound message has exactly one place to go; a message to
+//! a contact whose conversations are all resolved reopens the latest one.
+
+use crate::row::{RowExt, found, known, ms, text_enum};
+use crate::{Result, Store, StoreError, Tx};
+use sqlx::any::AnyRow;
+use switchboard_core::channel::ChannelKind;
+use switchboard_core::{ConnectionId, ContactId, ConversationId, Timestamp, UserId, WorkspaceId};
+
+text_enum! {
+    pub enum ConversationStatus {
+        /// Waiting for the business.
+        Open = "open",
+        /// Waiting for the customer.
+        Pending = "pending",
+        /// Put aside until later; a new message wakes it.
+        Snoozed = "snoozed",
+        Resolved = "resolved",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub contact_id: ContactId,
+    pub connection_id: ConnectionId,
+    pub kind: ChannelKind,
+    pub status: ConversationStatus,
+    pub assignee_user_id: Option<UserId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_message_at: Option<Timestamp>,
+    /// When the customer last wrote: the start of the reply window.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_inbound_at: Option<Timestamp>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: Timestamp,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// What sending a reply in a conversation needs to know: where to, and the reply window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTarget {
+    pub conversation_id: ConversationId,
+    pub connection_id: ConnectionId,
+    pub kind: ChannelKind,
+    /// The contact's platform id on the connection (the send's recipient).
+    pub to: String,
+    pub last_inbound_at: Option<Timestamp>,
+    /// Outbound messages created since `last_inbound_at` (failed ones excluded), for
+    /// per-window caps.
+    pub sent_since_last_inbound: u32,
+}
+
+const COLUMNS: &str = "c.id, c.workspace_id, c.contact_id, c.connection_id, k.kind, c.status, \
+     c.assignee_user_id, c.last_message_at, c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at";
+const FROM: &str = "FROM conversations c JOIN channel_connections k ON k.id = c.connection_id";
+
+fn conversation_from(row: &AnyRow) -> Result<Conversation> {
+    Ok(Conversation {
+        id: row.parsed("id")?,
+        workspace_id: row.parsed("workspace_id")?,
+        contact_id: row.parsed("contact_id")?,
+        connection_id: row.parsed("connection_id")?,
+        kind: row.valid("kind", ChannelKind::parse)?,
+        status: known(row, "status", ConversationStatus::parse)?,
+        assignee_user_id: row.opt_parsed("assignee_user_id")?,
+        last_message_at: row.opt_time("last_message_at")?,
+        last_inbound_at: row.opt_time("last_inbound_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        resolved_at: row.opt_time("resolved_at")?,
+    })
+}
+
+/// Where a new message goes.
+pub(crate) struct Placement {
+    pub conversation: ConversationId,
+    pub reopened: bool,
+}
+
+impl Tx {
+    /// The conversation a message from (or, for an echo, to) the contact belongs in: the live
+    /// one; else, for a customer's message, the latest resolved one reopened; else a new one.
+    /// A customer's message wakes a snoozed or pending conversation. An echo (the business
+    /// writing from elsewhere) never reopens: it joins the latest conversation as it is.
+    pub(crate) async fn place_message(
+        &mut self,
+        ws: WorkspaceId,
+        connection: ConnectionId,
+        contact: ContactId,
+        from_customer: bool,
+        now: Timestamp,
+    ) -> Result<Placement> {
+        let latest = sqlx::query(
+            "SELECT id, status FROM conversations \
+             WHERE workspace_id = $1 AND connection_id = $2 AND contact_id = $3 \
+             ORDER BY CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, created_at DESC, id DESC \
+             LIMIT 1",
+        )
+        .bind(ws.to_string())
+        .bind(connection.to_string())
+        .bind(contact.to_string())
+        .fetch_optional(self.conn())
+        .await?;
+        if let Some(row) = latest {
+            let id: ConversationId = row.parsed("id")?;
+            let status = known(&row, "status", ConversationStatus::parse)?;
+            let reopened = from_customer && status == ConversationStatus::Resolved;
+            if from_customer && status != ConversationStatus::Open {
+                sqlx::query(
+                    "UPDATE conversations SET status = 'open', resolved_at = NULL, updated_at = $3 \
+                     WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(ws.to_string())
+                .bind(id.to_string())
+                .bind(ms(now))
+                .execute(self.conn())
+                .await?;
+            }
+            return Ok(Placement {
+                conversation: id,
+                reopened,
+            });
+        }
+        let id = ConversationId::new();
+        sqlx::query(
+            "INSERT INTO conversations (id, workspace_id, contact_id, connection_id, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $5)",
+        )
+        .bind(id.to_string())
+        .bind(ws.to_string())
+        .bind(contact.to_string())
+        .bind(connection.to_string())
+        .bind(ms(now))
+        .execute(self.conn())
+        .await?;
+        Ok(Placement {
+            conversation: id,
+            reopened: false,
+        })
+    }
+
+    /// Moves the conversation's clocks forward for a message at `at` (never backwards: webhooks
+    /// arrive out of order).
+    pub(crate) async fn note_message(
+        &mut self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        at: Timestamp,
+        from_customer: bool,
+    ) -> Result<()> {
+        let sql = if from_customer {
+            "UPDATE conversations SET \
+             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END, \
+             last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $3 THEN $3 ELSE last_inbound_at END \
+             WHERE workspace_id = $1 AND id = $2"
+        } else {
+            "UPDATE conversations SET \
+             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END \
+             WHERE workspace_id = $1 AND id = $2"
+        };
+        sqlx::query(sql)
+            .bind(ws.to_string())
+            .bind(conversation.to_string())
+            .bind(ms(at))
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the conversation's status. Reopening a resolved conversation while another
+    /// one with the same contact is live is refused (`conversation_already_open`).
+    pub async fn set_conversation_status(
+        &mut self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: ConversationStatus,
+        now: Timestamp,
+    ) -> Result<()> {
+        let resolved_at = (status == ConversationStatus::Resolved).then(|| ms(now));
+        let result = sqlx::query(
+            "UPDATE conversations SET status = $3, resolved_at = $4, updated_at = $5 \
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(resolved_at)
+        .bind(ms(now))
+        .execute(self.conn())
+        .await
+        .map_err(StoreError::from);
+        found(crate::error::on_unique(
+            result,
+            "conversation_already_open",
+            "The contact already has an open conversation on this channel.",
+        )?)
+    }
+
+    /// Assigns the conversation to a member, or unassigns it with `None`.
+    pub async fn assign_conversation(
+        &mut self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE conversations SET assignee_user_id = $3, updated_at = $4 \
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .bind(assignee.map(|u| u.to_string()))
+        .bind(ms(now))
+        .execute(self.conn())
+        .await?;
+        found(done)
+    }
+}
+
+impl Store {
+    pub async fn conversation(&self, ws: WorkspaceId, id: ConversationId) -> Result<Conversation> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} {FROM} WHERE c.workspace_id = $1 AND c.id = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        conversation_from(&row)
+    }
+
+    /// The workspace's conversations in `status` (all when `None`), most recent message
+    /// first, at most `limit`.
+    pub async fn conversations(
+        &self,
+        ws: WorkspaceId,
+        status: Option<ConversationStatus>,
+        limit: i64,
+    ) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} {FROM} WHERE c.workspace_id = $1 AND ($2 IS NULL OR c.status = $2) \
+             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $3"
+        ))
+        .bind(ws.to_string())
+        .bind(status.map(|s| s.as_str()))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(conversation_from).collect()
+    }
+
+    /// Everything a reply in `conversation` needs: the recipient's platform id and the state
+    /// of the reply window (for `switchboard_core::window::check_reply`).
+    pub async fn reply_target(&self, ws: WorkspaceId, id: ConversationId) -> Result<ReplyTarget> {
+        let row = sqlx::query(
+            "SELECT c.id, c.connection_id, k.kind, i.external_id, c.last_inbound_at, \
+             (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id \
+                AND m.direction = 'outbound' AND m.status <> 'failed' \
+                AND m.created_at >= COALESCE(c.last_inbound_at, 0)) AS sent \
+             FROM conversations c \
+             JOIN channel_connections k ON k.id = c.connection_id \
+             JOIN contact_identities i ON i.contact_id = c.contact_id AND i.connection_id = c.connection_id \
+             WHERE c.workspace_id = $1 AND c.id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(ReplyTarget {
+            conversation_id: row.parsed("id")?,
+            connection_id: row.parsed("connection_id")?,
+            kind: row.valid("kind", ChannelKind::parse)?,
+            to: row.text("external_id")?,
+            last_inbound_at: row.opt_time("last_inbound_at")?,
+            sent_since_last_inbound: u32::try_from(row.int("sent")?).unwrap_or(u32::MAX),
+        })
+    }
+}

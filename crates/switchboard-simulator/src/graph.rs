@@ -124,7 +124,8 @@ fn graph_error(
     if let Some(subcode) = subcode {
         error.insert("error_subcode".into(), json!(subcode));
     }
-    if whatsapp {
+    // Token and permission errors come from Graph itself, without WhatsApp's `error_data`.
+    if whatsapp && !matches!(code, 0 | 10 | 190 | 200) {
         let details = if details.is_empty() {
             message.unwrap_or(default_message)
         } else {

@@ -506,8 +506,15 @@ fn telegram_update(state: &State, spec: &InboundSpec) -> Result<Webhook, SimErro
     if !last.is_empty() {
         crate::state::set(&mut person, "last_name", json!(last));
     }
+    let username: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    crate::state::set(&mut person, "username", json!(username));
     let mut from = person.clone();
     crate::state::set(&mut from, "is_bot", json!(false));
+    crate::state::set(&mut from, "language_code", json!("en"));
     let mut chat = person;
     crate::state::set(&mut chat, "type", json!("private"));
     let date = state.unix_now();

@@ -49,6 +49,22 @@ pub struct InboundSpec {
     /// WhatsApp: the business account id of `entry[].id` (default: the account).
     #[serde(default)]
     pub business_account: Option<String>,
+    /// Messenger, Instagram, TikTok: the business sent this message from the platform's own
+    /// app (Page inbox, Instagram app, TikTok); `sender` is still the customer, now the
+    /// recipient.
+    #[serde(default)]
+    pub echo: bool,
+    /// Instagram: a comment (with `text`) on a media, or a reply to a comment.
+    #[serde(default)]
+    pub comment: Option<CommentSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommentSpec {
+    pub media_id: String,
+    /// The comment this one replies to.
+    #[serde(default)]
+    pub parent_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +219,24 @@ pub fn build(state: &State, spec: &InboundSpec) -> Result<Webhook, SimError> {
         return Err(SimError::bad(
             "media.kind is one of image, audio, video, document, sticker",
         ));
+    }
+    if spec.echo
+        && !matches!(
+            spec.platform,
+            Platform::Messenger | Platform::Instagram | Platform::Tiktok
+        )
+    {
+        return Err(SimError::bad(
+            "echoes are simulated for messenger, instagram and tiktok",
+        ));
+    }
+    if let Some(comment) = &spec.comment {
+        if spec.platform != Platform::Instagram || spec.text.is_none() {
+            return Err(SimError::bad("a comment is an instagram message with text"));
+        }
+        let id = spec.message_id.clone().unwrap_or_else(graph_object_id);
+        let payload = instagram_comment(state, spec, comment, &id);
+        return seal(state, Platform::Instagram, &payload, id);
     }
     match spec.platform {
         Platform::Whatsapp => {
@@ -378,17 +412,51 @@ fn messaging(state: &State, spec: &InboundSpec, mid: &str) -> Value {
     if let Some(reply_to) = &spec.reply_to {
         crate::state::set(&mut message, "reply_to", json!({ "mid": reply_to }));
     }
+    let (from, to) = if spec.echo {
+        crate::state::set(&mut message, "is_echo", json!(true));
+        if spec.platform == Platform::Messenger {
+            // The app that sent it: here, Meta's own Page inbox.
+            crate::state::set(&mut message, "app_id", json!(PAGE_INBOX_APP_ID));
+        }
+        (&spec.account, &spec.sender)
+    } else {
+        (&spec.sender, &spec.account)
+    };
     messaging_envelope(
         state,
         spec.platform,
         &spec.account,
         json!({
-            "sender": { "id": spec.sender },
-            "recipient": { "id": spec.account },
+            "sender": { "id": from },
+            "recipient": { "id": to },
             "timestamp": state.unix_millis(),
             "message": message,
         }),
     )
+}
+
+/// A made-up id for the app behind Meta's Page inbox, the `app_id` of echoes sent from it.
+const PAGE_INBOX_APP_ID: i64 = 263_902_037_430_900;
+
+/// Instagram's `comments` change (Instagram webhooks reference, field `comments`).
+fn instagram_comment(state: &State, spec: &InboundSpec, comment: &CommentSpec, id: &str) -> Value {
+    let mut value = json!({
+        "from": { "id": spec.sender, "username": spec.name.as_deref().unwrap_or("customer") },
+        "media": { "id": comment.media_id, "media_product_type": "FEED" },
+        "id": id,
+        "text": spec.text.as_deref().unwrap_or_default(),
+    });
+    if let Some(parent) = &comment.parent_id {
+        crate::state::set(&mut value, "parent_id", json!(parent));
+    }
+    json!({
+        "object": "instagram",
+        "entry": [{
+            "id": spec.account,
+            "time": state.unix_now(),
+            "changes": [{ "field": "comments", "value": value }],
+        }],
+    })
 }
 
 fn messaging_envelope(state: &State, platform: Platform, account: &str, event: Value) -> Value {
@@ -412,16 +480,29 @@ fn tiktok_conversation(account: &str, sender: &str) -> String {
 }
 
 fn tiktok_message(state: &State, spec: &InboundSpec, id: &str) -> Result<Value, SimError> {
+    let customer = (
+        spec.name.as_deref().unwrap_or("customer"),
+        spec.sender.as_str(),
+    );
+    let business = ("business", spec.account.as_str());
+    // An echo (`im_send_msg`) runs from the business to the customer and has no `is_follower`.
+    let (from, to) = if spec.echo {
+        (business, customer)
+    } else {
+        (customer, business)
+    };
     let mut content = json!({
-        "from": spec.name.as_deref().unwrap_or("customer"),
-        "from_user": { "id": spec.sender },
-        "to": "business",
-        "to_user": { "id": spec.account },
+        "from": from.0,
+        "from_user": { "id": from.1 },
+        "to": to.0,
+        "to_user": { "id": to.1 },
         "conversation_id": tiktok_conversation(&spec.account, &spec.sender),
         "timestamp": state.unix_millis(),
-        "is_follower": false,
         "message_id": id,
     });
+    if !spec.echo {
+        crate::state::set(&mut content, "is_follower", json!(false));
+    }
     match &spec.media {
         Some(media) if media.kind == "image" => {
             let media_id = format!("v0904{}", state::random_string(14, state::ALNUM));
@@ -451,7 +532,7 @@ fn tiktok_message(state: &State, spec: &InboundSpec, id: &str) -> Result<Value, 
         .unwrap_or_else(|| "sim_client_key".to_owned());
     Ok(json!({
         "client_key": client_key,
-        "event": "im_receive_msg",
+        "event": if spec.echo { "im_send_msg" } else { "im_receive_msg" },
         "create_time": state.unix_now(),
         "user_openid": spec.account,
         "content": content.to_string(),

@@ -88,6 +88,8 @@ pub async fn run(state: Arc<State>, spec: LoadSpec) -> Result<LoadReport, SimErr
         channel: spec.channel.clone(),
         message_id: None,
         business_account: None,
+        echo: false,
+        comment: None,
     };
     // Fail fast on configuration (a missing secret, an unknown Telegram webhook).
     let mut probe = template.clone();

@@ -426,3 +426,73 @@ async fn the_configuration_never_shows_its_secrets() {
     assert_eq!(shown["meta_app_secret_set"], true);
     assert_eq!(shown["tiktok_client_secret_set"], true);
 }
+
+#[tokio::test]
+async fn echoes_and_instagram_comments_are_shaped_like_their_webhooks() {
+    let receiver = Receiver::spawn().await;
+    let sim = Sim::spawn(&receiver.url).await;
+    sim.control(
+        "/_sim/config",
+        json!({"tiktok_client_secret": TIKTOK_SECRET}),
+    )
+    .await;
+
+    inbound(
+        &sim,
+        json!({"platform": "messenger", "account": PAGE, "sender": "6783412839203921",
+               "text": "Sent from the Page inbox", "echo": true}),
+    )
+    .await;
+    let echo = receiver.last().json();
+    assert_same_shape(&echo, &fixture("messenger/echo.json"), "messenger echo");
+    assert_eq!(echo["entry"][0]["messaging"][0]["sender"]["id"], PAGE);
+
+    inbound(
+        &sim,
+        json!({"platform": "instagram", "account": IG, "sender": "1254459154682919",
+               "text": "Replied from the Instagram app", "echo": true}),
+    )
+    .await;
+    assert_same_shape(
+        &receiver.last().json(),
+        &fixture("instagram/echo.json"),
+        "ig echo",
+    );
+
+    for (parent, fixture_name) in [
+        (None, "comment"),
+        (Some("17865799348089039"), "comment_reply"),
+    ] {
+        inbound(
+            &sim,
+            json!({"platform": "instagram", "account": IG, "sender": "1254459154682919",
+                   "name": "lisbon.traveller", "text": "How much is this?",
+                   "comment": {"media_id": "18038786542016734", "parent_id": parent}}),
+        )
+        .await;
+        let got = receiver.last();
+        assert_eq!(got.path, "/webhooks/instagram");
+        assert_meta_signature(&got);
+        assert_same_shape(
+            &got.json(),
+            &fixture(&format!("instagram/{fixture_name}.json")),
+            fixture_name,
+        );
+    }
+
+    inbound(
+        &sim,
+        json!({"platform": "tiktok", "account": "7301234567890123456", "sender": "7309876543210987654",
+               "name": "maria.lopez", "text": "Sí, te la apartamos.", "echo": true}),
+    )
+    .await;
+    let envelope = receiver.last().json();
+    let expected = fixture("tiktok/echo_sent_elsewhere.json");
+    assert_same_shape(&envelope, &expected, "tiktok echo");
+    assert_eq!(envelope["event"], "im_send_msg");
+    let content: Value = serde_json::from_str(envelope["content"].as_str().unwrap()).unwrap();
+    let expected_content: Value =
+        serde_json::from_str(expected["content"].as_str().unwrap()).unwrap();
+    assert_same_shape(&content, &expected_content, "tiktok echo content");
+    assert_eq!(content["from_user"]["id"], "7301234567890123456");
+}

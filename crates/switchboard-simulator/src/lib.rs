@@ -156,6 +156,7 @@ async fn dispatch(
         ["open_api", _version, "business", "message", "send"] => {
             tiktok::send(&state, request).await
         }
+        ["open_api", _version, "business", "get"] => tiktok::business(&state, request),
         ["whatsapp_business", "attachments"] => graph::download(&state, request),
         [version, rest @ ..] if graph::is_version(version) && !rest.is_empty() => {
             graph::call(&state, rest, request).await

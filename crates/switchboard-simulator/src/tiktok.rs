@@ -1,5 +1,5 @@
 //! TikTok Business Messaging's send call, `POST /open_api/{version}/business/message/send/`
-//! with the token in header `Access-Token`. TikTok's API for Business answers HTTP 200 with a
+//! with the token in header `Access-Token`, and the account read `GET .../business/get/`. TikTok's API for Business answers HTTP 200 with a
 //! `code` (0 is success; 40104 no token, 40105 invalid token) and `message`, `request_id`,
 //! `data`.
 
@@ -113,6 +113,54 @@ async fn decide(
         recipient.unwrap_or_default(),
     );
     answer(state, 0, "OK", json!({ "message": { "message_id": id } }))
+}
+
+/// `GET /open_api/{version}/business/get/?business_id=...`: the account, as "test connection"
+/// reads it.
+pub fn business(state: &State, request: Incoming) -> Response {
+    let token = request
+        .headers
+        .get("access-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let params = params(&request).unwrap_or_default();
+    let account = text_param(&params, "business_id").unwrap_or_default();
+    let result = if token.is_empty() {
+        answer(state, 40104, "Access token is null.", json!({}))
+    } else {
+        match state.grant(&token, Platform::Tiktok, &account) {
+            TokenCheck::Valid => answer(
+                state,
+                0,
+                "OK",
+                json!({ "username": "simulated_shop", "display_name": "Simulated Shop", "is_business_account": true }),
+            ),
+            TokenCheck::Unknown => answer(
+                state,
+                40105,
+                "Access token is incorrect or has been revoked.",
+                json!({}),
+            ),
+            TokenCheck::OtherAccount => answer(
+                state,
+                40001,
+                "No permission to operate this business account.",
+                json!({}),
+            ),
+        }
+    };
+    state.record(
+        Platform::Tiktok,
+        &request,
+        request.path.clone(),
+        &account,
+        None,
+        Value::Null,
+        result.status.as_u16(),
+        &result.body,
+    );
+    result.into_response()
 }
 
 fn validate(params: &Map<String, Value>) -> Result<(), String> {

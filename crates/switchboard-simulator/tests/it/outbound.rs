@@ -465,3 +465,62 @@ async fn inbound_whatsapp_media_is_served_through_lookup_and_bearer_download() {
     );
     assert!(bytes.starts_with(b"\x89PNG"));
 }
+
+#[tokio::test]
+async fn test_connection_calls_describe_the_account_the_token_acts_for() {
+    let sim = Sim::spawn("http://127.0.0.1:9").await;
+    sim.token("whatsapp", PHONE, "wa-token").await;
+    sim.token("messenger", PAGE, "page-token").await;
+    sim.token("tiktok", BUSINESS, "tt-token").await;
+
+    let phone: Value = sim
+        .http
+        .get(sim.url(&format!("/v23.0/{PHONE}")))
+        .bearer_auth("wa-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(phone["id"], PHONE);
+    assert!(phone["verified_name"].is_string());
+    let page: Value = sim
+        .http
+        .get(sim.url("/v23.0/me?fields=name"))
+        .bearer_auth("page-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["id"], PAGE);
+
+    let business: Value = sim
+        .http
+        .get(sim.url(&format!(
+            "/open_api/v1.3/business/get/?business_id={BUSINESS}"
+        )))
+        .header("Access-Token", "tt-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(business["code"], 0);
+    let refused: Value = sim
+        .http
+        .get(sim.url(&format!(
+            "/open_api/v1.3/business/get/?business_id={BUSINESS}"
+        )))
+        .header("Access-Token", "revoked")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["code"], 40105);
+}

@@ -524,3 +524,48 @@ async fn test_connection_calls_describe_the_account_the_token_acts_for() {
         .unwrap();
     assert_eq!(refused["code"], 40105);
 }
+
+#[tokio::test]
+async fn scripted_latency_delays_the_answer_and_the_send_still_succeeds() {
+    let sim = Sim::spawn("http://127.0.0.1:9").await;
+    sim.token("whatsapp", PHONE, "wa-token").await;
+    sim.control(
+        "/_sim/failures",
+        json!({"platform": "whatsapp", "latency_ms": 150}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let r = whatsapp_send(
+        &sim,
+        "wa-token",
+        &fixture("whatsapp/send_text_request.json"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    let rules: Value = sim
+        .http
+        .get(sim.url("/_sim/failures"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules["data"], json!([]), "the rule was used up");
+}
+
+#[tokio::test]
+async fn inbound_to_an_unreachable_target_says_so() {
+    // Port 9 (discard) is closed on test machines.
+    let sim = Sim::spawn("http://127.0.0.1:9").await;
+    let r = sim
+        .control(
+            "/_sim/inbound",
+            json!({"platform": "whatsapp", "account": PHONE, "sender": "1", "text": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status(), 502);
+    let error: Value = r.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "target_unreachable");
+}

@@ -59,6 +59,34 @@ pub enum Command {
     /// Measure Switchboard's own speed on this machine (results go in docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a local stand-in for the Graph API (WhatsApp, Messenger, Instagram), the Telegram
+    /// Bot API and TikTok Business Messaging until SIGINT or SIGTERM.
+    ///
+    /// Point graph_api_base, telegram_api_base and tiktok_api_base at it. It records every
+    /// send (GET /_sim/sends), fails on request (POST /_sim/failures) and posts signed
+    /// webhooks at --target (POST /_sim/inbound, /_sim/script, /_sim/load). Prints
+    /// `simulator listening on http://ADDR` once the port is bound.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+    pub listen: std::net::SocketAddr,
+
+    /// Base URL of the Switchboard that webhooks are posted to.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+
+    /// Meta app secret that signs WhatsApp, Messenger and Instagram webhooks
+    /// [default: the configured meta_app_secret].
+    #[arg(long, value_name = "S")]
+    pub meta_app_secret: Option<String>,
+
+    /// Accept any non-empty token instead of those registered with POST /_sim/tokens.
+    #[arg(long)]
+    pub accept_any_token: bool,
 }
 
 #[derive(Debug, Subcommand)]

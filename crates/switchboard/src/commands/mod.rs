@@ -7,6 +7,7 @@
 mod bench;
 mod migrate;
 mod serve;
+mod simulate;
 mod token;
 mod user;
 mod workspace;
@@ -39,7 +40,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref(), flags)?;
     // One-shot commands talk to the operator on stdout; their logs only show trouble.
     let filter = match cli.command {
-        Command::Serve(_) => config.log_filter.clone(),
+        Command::Serve(_) | Command::Simulate(_) => config.log_filter.clone(),
         _ => "warn".to_owned(),
     };
     crate::logging::init(config.log_format, &filter)?;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Token(TokenCommand::Create(args)) => token::create(&config, args).await,
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&config, args).await,
         Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,
+        Command::Simulate(args) => simulate::run(&config, args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))
         }

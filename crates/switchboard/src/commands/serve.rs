@@ -155,7 +155,7 @@ async fn wait_for_signals(stop: watch::Sender<bool>) {
 }
 
 #[cfg(unix)]
-async fn next_signal() -> &'static str {
+pub(super) async fn next_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     match (
         signal(SignalKind::terminate()),
@@ -173,7 +173,7 @@ async fn next_signal() -> &'static str {
 }
 
 #[cfg(not(unix))]
-async fn next_signal() -> &'static str {
+pub(super) async fn next_signal() -> &'static str {
     let _ = tokio::signal::ctrl_c().await;
     "Ctrl-C"
 }

@@ -15,3 +15,4 @@ mod commands;
 mod crash;
 mod harness;
 mod serve;
+mod simulate;

@@ -5,6 +5,7 @@
 //! one transaction, so a failed command leaves nothing half-made.
 
 mod bench;
+mod demo;
 mod migrate;
 mod serve;
 mod simulate;

@@ -5,6 +5,7 @@
 //! workers to stop claiming and let them finish the jobs in hand; then close the store. A
 //! second signal during that wait exits at once (the job leases cover what is cut short).
 
+use super::demo::{self, DemoPlatforms};
 use super::workspace::create_with_owner;
 use super::{NewPassword, generate_password, open_store, prepare_data_dir};
 use crate::config::Config;
@@ -55,10 +56,21 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
+    let mut server = server_config(config, &public_url);
+    let demo_platforms = if demo {
+        let platforms = DemoPlatforms::start(&public_url, config.meta_app_secret.as_ref()).await?;
+        platforms.configure(&mut server.platforms);
+        demo::seed_channels(store, &master_key, &WorkspaceSlug::parse(DEMO_SLUG)?)
+            .await
+            .context("cannot connect the demo channels")?;
+        Some(platforms)
+    } else {
+        None
+    };
     let state = AppState::new(
         store.clone(),
         Arc::new(SystemClock),
-        server_config(config, &public_url),
+        server,
         mailer(config)?,
         master_key,
     );
@@ -76,6 +88,15 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
     if let Some(login) = &demo_login {
         output::line(login)?;
     }
+    if let Some(platforms) = &demo_platforms {
+        output::line(format!(
+            "Demo channels: WhatsApp and Messenger, served by the platform simulator at {} \
+             (`switchboard simulate` stands in for the real APIs); a customer's message arrives \
+             in a moment.",
+            platforms.url()
+        ))?;
+        platforms.send_first_customer_message();
+    }
     tracing::info!(%addr, %public_url, workers = config.job_workers, "serving");
 
     let mut server_stop = stop_rx.clone();
@@ -92,6 +113,9 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
         tracing::error!(error = %e, "a job worker ended abnormally");
     }
     signals.abort();
+    if let Some(platforms) = demo_platforms {
+        platforms.stop().await;
+    }
     tracing::info!("stopped cleanly");
     served
 }

@@ -170,6 +170,11 @@ fn serve_demo_seeds_once_and_prints_the_login(i: &Instance) {
     first.wait_for_line("Login: demo@switchboard.local");
     let password = first.wait_for_line("Password: ");
     assert!(password.len() >= "Password: ".len() + 20, "{password}");
+    let channels = first.wait_for_line("Demo channels: ");
+    assert!(
+        channels.contains("simulator at http://127.0.0.1:"),
+        "{channels}"
+    );
     assert_eq!(first.terminate(), Some(0));
 
     let mut second = Server::start(i, &["--demo"]);

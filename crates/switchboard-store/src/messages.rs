@@ -738,6 +738,17 @@ impl Store {
         message_from(&row)
     }
 
+    /// How many messages a connection of `ws` holds (benchmarks check what was stored).
+    pub async fn message_count(&self, ws: WorkspaceId, connection: ConnectionId) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE workspace_id = $1 AND connection_id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(connection.to_string())
+        .fetch_one(&self.read)
+        .await?)
+    }
+
     /// A page of the conversation's messages, oldest first (see [`MessagePage`]).
     pub async fn messages(
         &self,

@@ -94,6 +94,37 @@ pub enum BenchCommand {
     /// The durable job queue: enqueue (one transaction per job, as features do) and
     /// claim-and-complete with concurrent workers, on a fresh scratch database.
     Queue(BenchQueueArgs),
+    /// Webhook ingest: signed WhatsApp text webhooks driven over HTTP at a `switchboard
+    /// serve` child process on a scratch database, beside the ceiling of the same rows
+    /// stored straight into the database.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Messages for the throughput run (and for the ceiling).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=2_000_000))]
+    pub messages: u64,
+
+    /// Requests in flight at once during the throughput run.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: u64,
+
+    /// The steady rate (messages per second) of the latency run.
+    #[arg(long, default_value_t = 1000.0)]
+    pub latency_rate: f64,
+
+    /// How long the latency run lasts, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub latency_seconds: u64,
+
+    /// Run on a scratch database created on this PostgreSQL server (and dropped after)
+    /// instead of a scratch SQLite file.
+    #[arg(long, value_name = "URL")]
+    pub postgres_server: Option<String>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use switchboard_store::jobs::NewJob;
 /// A scratch database that is removed afterwards.
 struct Scratch {
     store: Store,
+    url: String,
     backend: &'static str,
     _dir: Option<tempfile::TempDir>,
     drop: Option<(String, String)>,
@@ -29,6 +30,7 @@ impl Scratch {
                 );
                 Ok(Scratch {
                     store: Store::open(&url).await?,
+                    url,
                     backend: "sqlite",
                     _dir: Some(dir),
                     drop: None,
@@ -50,6 +52,7 @@ impl Scratch {
                 let url = switchboard_store::testing::with_database(server, &name);
                 Ok(Scratch {
                     store: Store::open(&url).await?,
+                    url,
                     backend: "postgres",
                     _dir: None,
                     drop: Some((server.to_owned(), name)),
@@ -166,4 +169,329 @@ pub async fn queue(args: BenchQueueArgs) -> Result<()> {
             report.run_per_second
         ))
     }
+}
+
+/// The WhatsApp phone number id the ingest benchmark's connection answers to.
+const BENCH_PHONE_ID: &str = "109990000001";
+
+#[derive(serde::Serialize)]
+struct IngestReport {
+    backend: &'static str,
+    messages: u64,
+    /// Acknowledged webhooks per second, driving as fast as the server answers.
+    acked_per_second: f64,
+    /// Acknowledgement latency at full speed, milliseconds.
+    p50_ms: f64,
+    p99_ms: f64,
+    rejected: u64,
+    errors: u64,
+    /// The steady-rate run: messages per second asked for and the latencies seen.
+    steady_rate: f64,
+    steady_acked: u64,
+    steady_p50_ms: f64,
+    steady_p99_ms: f64,
+    /// The same rows stored straight into the database (one transaction per message, the
+    /// same durability), from this process: the ceiling for this machine and backend.
+    ceiling_per_second: f64,
+    /// Messages the server stored (checked after the runs).
+    stored: i64,
+}
+
+/// Drives signed WhatsApp webhooks from this process (the simulator's load generator) at a
+/// `switchboard serve` child process, then measures the ceiling on a second scratch database.
+pub async fn ingest(args: crate::cli::BenchIngestArgs) -> Result<()> {
+    let secret = secrecy::SecretString::from(uuid_simple());
+    let scratch = Scratch::open(args.postgres_server.as_deref()).await?;
+    let data_dir = tempfile::tempdir().context("cannot make a scratch data directory")?;
+    let master = switchboard_keys::MasterKey::load_or_create(data_dir.path(), None)?;
+    let (ws, conn) = seed_bench_connection(&scratch.store, &master).await?;
+
+    let url = scratch.url.clone();
+    let mut server = BenchServer::start(data_dir.path(), &url, &secret).await?;
+    let result = drive(&server.addr, &secret, &args).await;
+    server.stop().await;
+    let (full, steady) = result?;
+    let stored = scratch.store.message_count(ws, conn).await?;
+
+    let ceiling = Scratch::open(args.postgres_server.as_deref()).await?;
+    let (cws, cconn) = seed_bench_connection(&ceiling.store, &master).await?;
+    let ceiling_per_second =
+        direct_ingest(&ceiling.store, cws, cconn, args.messages, args.concurrency).await?;
+    ceiling.remove().await?;
+
+    let report = IngestReport {
+        backend: scratch.backend,
+        messages: args.messages,
+        acked_per_second: full.acked_per_second,
+        p50_ms: full.latency_ms.p50,
+        p99_ms: full.latency_ms.p99,
+        rejected: full.rejected + steady.rejected,
+        errors: full.errors + steady.errors,
+        steady_rate: args.latency_rate,
+        steady_acked: steady.acked,
+        steady_p50_ms: steady.latency_ms.p50,
+        steady_p99_ms: steady.latency_ms.p99,
+        ceiling_per_second,
+        stored,
+    };
+    scratch.remove().await?;
+    if report.rejected + report.errors > 0 {
+        bail!(
+            "{} webhooks were refused and {} got no answer; the figures would not be honest",
+            report.rejected,
+            report.errors
+        );
+    }
+    if args.json.json {
+        crate::output::line(serde_json::to_string(&report)?)
+    } else {
+        crate::output::line(format!(
+            "ingest on {}: {} signed WhatsApp webhooks over HTTP\n  \
+             full speed: {:.0} messages/s acknowledged, p50 {:.1} ms, p99 {:.1} ms\n  \
+             steady {:.0}/s: {} acknowledged, p50 {:.1} ms, p99 {:.1} ms\n  \
+             ceiling (same rows straight into the database): {:.0} messages/s\n  \
+             stored: {}",
+            report.backend,
+            report.messages,
+            report.acked_per_second,
+            report.p50_ms,
+            report.p99_ms,
+            report.steady_rate,
+            report.steady_acked,
+            report.steady_p50_ms,
+            report.steady_p99_ms,
+            report.ceiling_per_second,
+            report.stored
+        ))
+    }
+}
+
+async fn seed_bench_connection(
+    store: &Store,
+    master: &switchboard_keys::MasterKey,
+) -> Result<(
+    switchboard_core::WorkspaceId,
+    switchboard_core::ConnectionId,
+)> {
+    use switchboard_core::channel::ChannelKind;
+    let now = SystemClock.now();
+    let mut tx = store.begin().await?;
+    let email = switchboard_core::EmailAddress::parse("bench@switchboard.local")?;
+    let owner = tx
+        .insert_user(
+            switchboard_store::users::NewUser {
+                email: &email,
+                display_name: "Bench",
+                password_hash: "!",
+            },
+            now,
+        )
+        .await?;
+    let slug = switchboard_core::WorkspaceSlug::parse("bench")?;
+    let ws = tx.insert_workspace("Bench", &slug, now).await?;
+    tx.add_member(ws.id, owner, switchboard_core::Role::Owner, now)
+        .await?;
+    let credentials = secrecy::SecretString::from(r#"{"access_token":"bench"}"#.to_owned());
+    let conn = tx
+        .insert_connection(
+            ws.id,
+            &switchboard_store::connections::NewConnection {
+                kind: ChannelKind::WhatsApp,
+                name: "Bench",
+                account_id: BENCH_PHONE_ID,
+                credentials: &credentials,
+                webhook_secret_hash: None,
+                meta_user_id: None,
+                settings: &serde_json::json!({}),
+            },
+            master,
+            now,
+        )
+        .await?;
+    tx.commit().await?;
+    Ok((ws.id, conn.id))
+}
+
+/// A `switchboard serve` child process on the scratch database.
+struct BenchServer {
+    child: tokio::process::Child,
+    addr: String,
+}
+
+impl BenchServer {
+    async fn start(
+        data_dir: &std::path::Path,
+        database_url: &str,
+        secret: &secrecy::SecretString,
+    ) -> Result<Self> {
+        use secrecy::ExposeSecret;
+        use tokio::io::AsyncBufReadExt;
+        let exe = std::env::current_exe().context("cannot find the switchboard binary")?;
+        let mut command = tokio::process::Command::new(exe);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--database-url")
+            .arg(database_url)
+            .current_dir(data_dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        // Only the settings the benchmark means: none of the caller's SWITCHBOARD_* values.
+        for (name, _) in std::env::vars() {
+            if name.starts_with("SWITCHBOARD_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("SWITCHBOARD_META_APP_SECRET", secret.expose_secret())
+            .env("SWITCHBOARD_LOG_FILTER", "error");
+        let mut child = command.spawn().context("cannot start switchboard serve")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("no output from switchboard serve")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    return Some(addr.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .context("switchboard serve did not start")?;
+        // Keep reading its output so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self { child, addr })
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The full-speed run, then the steady-rate run, through the simulator's load generator.
+async fn drive(
+    addr: &str,
+    secret: &secrecy::SecretString,
+    args: &crate::cli::BenchIngestArgs,
+) -> Result<(LoadReport, LoadReport)> {
+    let simulator = switchboard_simulator::Simulator::spawn(switchboard_simulator::SimConfig {
+        meta_app_secret: Some(secret.clone()),
+        ..switchboard_simulator::SimConfig::new(format!("http://{addr}"))
+    })
+    .await
+    .context("cannot start the load generator")?;
+    let client = reqwest::Client::new();
+    let load = |spec: serde_json::Value| {
+        let client = client.clone();
+        let url = format!("{}/_sim/load", simulator.url());
+        async move {
+            client
+                .post(url)
+                .json(&spec)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<LoadReport>()
+                .await
+        }
+    };
+    let full = load(serde_json::json!({
+        "platform": "whatsapp", "account": BENCH_PHONE_ID, "rate": 1_000_000.0,
+        "count": args.messages, "concurrency": args.concurrency, "senders": 1000,
+    }))
+    .await
+    .context("the full-speed run failed")?;
+    let steady = load(serde_json::json!({
+        "platform": "whatsapp", "account": BENCH_PHONE_ID, "rate": args.latency_rate,
+        "duration_ms": args.latency_seconds * 1000, "senders": 1000,
+    }))
+    .await
+    .context("the steady-rate run failed")?;
+    let _ = simulator.shutdown().await;
+    Ok((full, steady))
+}
+
+#[derive(serde::Deserialize)]
+struct LoadReport {
+    acked: u64,
+    rejected: u64,
+    errors: u64,
+    acked_per_second: f64,
+    latency_ms: LoadLatencies,
+}
+
+#[derive(serde::Deserialize)]
+struct LoadLatencies {
+    p50: f64,
+    p99: f64,
+}
+
+/// Stores `messages` inbound WhatsApp messages straight through the store, one transaction
+/// each, from `concurrency` tasks; messages per second.
+async fn direct_ingest(
+    store: &Store,
+    ws: switchboard_core::WorkspaceId,
+    conn: switchboard_core::ConnectionId,
+    messages: u64,
+    concurrency: u64,
+) -> Result<f64> {
+    use switchboard_core::channel::{
+        AccountRef, ChannelKind, ExternalContact, InboundMessage, MessageContent,
+    };
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let store = store.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= messages {
+                    return Ok::<(), switchboard_store::StoreError>(());
+                }
+                let now = SystemClock.now();
+                let message = InboundMessage {
+                    account: AccountRef {
+                        kind: ChannelKind::WhatsApp,
+                        account_id: BENCH_PHONE_ID.to_owned(),
+                    },
+                    external_id: format!("wamid.ceiling.{n}"),
+                    contact: ExternalContact {
+                        external_id: format!("1555{:07}", n % 1000),
+                        display_name: Some("Customer".to_owned()),
+                        username: None,
+                        phone: None,
+                    },
+                    sent_at: now,
+                    content: MessageContent::Text {
+                        body: format!("ceiling message {n}"),
+                    },
+                    reply_to: None,
+                    referral: None,
+                };
+                let mut tx = store.begin().await?;
+                tx.ingest_message(
+                    ws,
+                    conn,
+                    &message,
+                    switchboard_store::messages::Direction::Inbound,
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.context("a ceiling task failed")??;
+    }
+    Ok(messages as f64 / started.elapsed().as_secs_f64())
 }

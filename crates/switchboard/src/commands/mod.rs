@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Token(TokenCommand::Create(args)) => token::create(&config, args).await,
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&config, args).await,
         Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,
+        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Simulate(args) => simulate::run(&config, args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))

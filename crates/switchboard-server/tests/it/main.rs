@@ -15,6 +15,7 @@ mod auth_secrets;
 mod auth_sessions;
 mod auth_support;
 mod bad_input;
+mod channels_api;
 mod channels_support;
 mod harness;
 mod health;

@@ -280,3 +280,102 @@ async fn bad_bodies_are_refused_with_codes(env: Env) {
     assert!(openapi["paths"]["/api/v1/channels"]["post"].is_object());
     assert!(openapi["paths"]["/api/v1/channels/{id}/test"]["post"].is_object());
 }
+
+channel_tests!(settings_page_connects_tests_and_disconnects_behind_step_up);
+
+async fn settings_page_connects_tests_and_disconnects_behind_step_up(env: Env) {
+    let owner = &env.ws.owner;
+    let page = env
+        .app
+        .api()
+        .get(env.app.at("/settings/channels"))
+        .header("cookie", &owner.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Connect a channel"));
+    assert!(html.contains(r#"href="/settings/channels" aria-current="page""#));
+
+    env.grant("messenger", Some("5550001"), "page-token-from-the-form")
+        .await;
+    let form = [
+        ("csrf_token", owner.csrf.as_str()),
+        ("kind", "messenger"),
+        ("name", "Shop page"),
+        ("account_id", "5550001"),
+        ("token", "page-token-from-the-form"),
+    ];
+    let r = env
+        .app
+        .api()
+        .post(env.app.at("/settings/channels"))
+        .header("cookie", &owner.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Connected Shop page."), "{html}");
+    assert!(!html.contains("page-token-from-the-form"));
+    let connections = env.app.store.connections(env.ws.ws).await.unwrap();
+    assert_eq!(connections.len(), 1);
+    let id = connections[0].id;
+
+    let r = env
+        .app
+        .api()
+        .post(env.app.at(&format!("/settings/channels/{id}/test")))
+        .header("cookie", &owner.cookie)
+        .form(&[("csrf_token", owner.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Test passed"));
+
+    // Without a CSRF token: refused.
+    let r = env
+        .app
+        .api()
+        .post(env.app.at(&format!("/settings/channels/{id}/disconnect")))
+        .header("cookie", &owner.cookie)
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    // Without a recent sign-in: sent to re-authenticate.
+    env.app.clock.advance(time::Duration::minutes(10));
+    let r = env
+        .app
+        .api()
+        .post(env.app.at(&format!("/settings/channels/{id}/disconnect")))
+        .header("cookie", &owner.cookie)
+        .form(&[("csrf_token", owner.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/reauth")
+    );
+    seed::step_up(&env.app, owner).await;
+    let r = env
+        .app
+        .api()
+        .post(env.app.at(&format!("/settings/channels/{id}/disconnect")))
+        .header("cookie", &owner.cookie)
+        .form(&[("csrf_token", owner.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    let stored = env.app.store.connection(env.ws.ws, id).await.unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Disconnected);
+}

@@ -176,3 +176,51 @@ async fn meta_handshake_answers_the_challenge_only_with_the_verify_token(env: En
         assert_eq!(none.status(), 403);
     }
 }
+
+channel_tests!(echoes_are_stored_as_echoes);
+
+async fn echoes_are_stored_as_echoes(env: Env) {
+    env.connect_all().await;
+    let sent = env
+        .inbound(
+            json!({"platform": "messenger", "account": FB_PAGE, "sender": "6543210987654321",
+            "text": "sent from the page inbox", "echo": true}),
+        )
+        .await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    let messages = env.messages().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].direction,
+        switchboard_store::messages::Direction::Echo
+    );
+}
+
+crate::app_tests!(unconfigured_secrets_refuse_every_webhook);
+
+async fn unconfigured_secrets_refuse_every_webhook(app: crate::TestApp) {
+    let http = app.api();
+    for path in [
+        "/webhooks/whatsapp",
+        "/webhooks/messenger",
+        "/webhooks/instagram",
+        "/webhooks/tiktok",
+    ] {
+        let r = http
+            .post(app.at(path))
+            .header("x-hub-signature-256", "sha256=00")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "webhook_not_configured");
+    }
+    let r = http
+        .get(app.at("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=&hub.challenge=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+}

@@ -264,3 +264,59 @@ async fn arbitrary_and_mutated_bodies_never_get_a_server_error(env: Env) {
         }
     }
 }
+
+channel_tests!(a_batch_of_a_thousand_changes_is_stored_whole);
+
+/// Meta batches up to 1,000 changes in one request: all are stored, in one commit, under the
+/// webhook routes' larger body limit; a body past that limit is refused with 413.
+async fn a_batch_of_a_thousand_changes_is_stored_whole(env: Env) {
+    env.connect_all().await;
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&fixture("whatsapp/text.json")).unwrap();
+    let change = envelope["entry"][0]["changes"][0].clone();
+    let changes: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            let mut c = change.clone();
+            c["value"]["messages"][0]["id"] = json!(format!("wamid.batch{i}"));
+            c["value"]["messages"][0]["text"]["body"] =
+                json!(format!("message {i} {}", "x".repeat(1500)));
+            // Ten customers, a hundred messages each.
+            let from = format!("1650555{:04}", i % 10);
+            c["value"]["messages"][0]["from"] = json!(from);
+            c["value"]["contacts"][0]["wa_id"] = json!(from);
+            c
+        })
+        .collect();
+    envelope["entry"][0]["changes"] = json!(changes);
+    let body = serde_json::to_vec(&envelope).unwrap();
+    // Past the 1 MiB the rest of the app accepts.
+    assert!(body.len() > 1_500_000);
+    let headers = [(
+        "x-hub-signature-256",
+        meta::sign(&body, &secret(META_SECRET)),
+    )];
+    assert_eq!(
+        env.post_webhook("/webhooks/whatsapp", &headers, &body)
+            .await,
+        200
+    );
+    assert_eq!(env.messages().await.len(), 1000);
+    let conversations = env
+        .app
+        .store
+        .conversations(env.ws.ws, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(conversations.len(), 10);
+
+    let huge = vec![b' '; 5 * 1024 * 1024];
+    let headers = [(
+        "x-hub-signature-256",
+        meta::sign(&huge, &secret(META_SECRET)),
+    )];
+    assert_eq!(
+        env.post_webhook("/webhooks/whatsapp", &headers, &huge)
+            .await,
+        413
+    );
+}

@@ -37,6 +37,15 @@ pub struct Env {
 
 impl Env {
     pub async fn spawn(backend: Backend, name: &str) -> Option<Env> {
+        Self::spawn_with(backend, name, |_| {}).await
+    }
+
+    /// Like [`Env::spawn`], with the server's configuration adjusted further by `configure`.
+    pub async fn spawn_with(
+        backend: Backend,
+        name: &str,
+        configure: impl FnOnce(&mut switchboard_server::ServerConfig),
+    ) -> Option<Env> {
         let mut config = SimConfig::new("http://127.0.0.1:9");
         config.meta_app_secret = Some(SecretString::from(META_SECRET.to_owned()));
         config.clock = Arc::new(ManualClock::new(t0()));
@@ -49,6 +58,7 @@ impl Env {
             c.platforms.graph_api_base = base.clone();
             c.platforms.telegram_api_base = base.clone();
             c.platforms.tiktok_api_base = base.clone();
+            configure(c);
         })
         .await?;
         let http = reqwest::Client::new();

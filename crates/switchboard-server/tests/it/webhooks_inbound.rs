@@ -224,3 +224,53 @@ async fn unconfigured_secrets_refuse_every_webhook(app: crate::TestApp) {
         .unwrap();
     assert_eq!(r.status(), 503);
 }
+
+/// An attachment over the configured limit is not kept: its media object is marked failed
+/// with the reason, and the message itself stays.
+async fn oversized_media_is_marked_failed(env: Env) {
+    env.connect_all().await;
+    let sent = env
+        .inbound(
+            json!({"platform": "whatsapp", "account": WA_PHONE, "sender": "15551234567",
+            "media": {"kind": "document", "mime_type": "application/pdf", "filename": "big.pdf"}}),
+        )
+        .await;
+    assert_eq!(sent["status"], 200);
+    env.app.drain_jobs().await;
+    let messages = env.messages().await;
+    assert_eq!(messages.len(), 1);
+    let media = env
+        .app
+        .store
+        .media_of_message(env.ws.ws, messages[0].id)
+        .await
+        .unwrap();
+    assert_eq!(media[0].state, MediaState::Failed, "{media:?}");
+    assert!(media[0].error.as_deref().unwrap().contains("limit"));
+}
+
+mod oversized_media_is_marked_failed {
+    use crate::channels_support::Env;
+    use switchboard_store::Backend;
+
+    async fn run(backend: Backend) {
+        let Some(env) = Env::spawn_with(backend, "oversized_media_is_marked_failed", |c| {
+            c.media_max_bytes = 16;
+        })
+        .await
+        else {
+            return;
+        };
+        super::oversized_media_is_marked_failed(env).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        run(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        run(Backend::Postgres).await;
+    }
+}

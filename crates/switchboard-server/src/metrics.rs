@@ -108,12 +108,16 @@ impl Metrics {
     }
 
     pub fn count_webhook(&self, platform: &str, outcome: &str) {
+        self.count_webhooks(platform, outcome, 1);
+    }
+
+    pub fn count_webhooks(&self, platform: &str, outcome: &str, n: u64) {
         self.webhooks
             .get_or_create(&WebhookLabels {
                 platform: platform.to_owned(),
                 outcome: outcome.to_owned(),
             })
-            .inc();
+            .inc_by(n);
     }
 
     /// Sets the queue-depth gauge.

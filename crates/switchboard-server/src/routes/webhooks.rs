@@ -241,6 +241,12 @@ async fn store(
         Ok(report) => {
             count(state, platform, "accepted");
             if report.unrouted > 0 {
+                // Events, not requests: one batch may name several accounts.
+                state.metrics.count_webhooks(
+                    platform,
+                    "unrouted_event",
+                    u64::try_from(report.unrouted).unwrap_or(u64::MAX),
+                );
                 tracing::info!(
                     platform,
                     unrouted = report.unrouted,

@@ -219,6 +219,17 @@ async fn disconnect_requires_step_up_and_clears_credentials(env: Env) {
         401
     );
     assert!(env.messages().await.is_empty());
+    let r = env
+        .sim_post(
+            "/_sim/inbound",
+            json!({"platform": "telegram", "account": "7000000001", "sender": "111111111",
+                "text": "after disconnect"}),
+        )
+        .await;
+    assert!(
+        r.status().is_client_error(),
+        "the bot's webhook was deleted"
+    );
     // Disconnecting again: not found (nothing live to disconnect).
     let r = seed::browser(&env.app, Method::DELETE, &path, &env.ws.owner)
         .send()

@@ -89,12 +89,43 @@ async fn unknown_account_is_acknowledged_and_not_stored(env: Env) {
         .await;
     assert_eq!(sent["status"], 200);
     assert!(env.messages().await.is_empty());
+    let metrics = env.app.metrics().await;
     assert!(
-        env.app
-            .metrics()
-            .await
+        metrics
             .contains("switchboard_webhooks_total{platform=\"whatsapp\",outcome=\"accepted\"} 1")
     );
+    assert!(metrics.contains(
+        "switchboard_webhooks_total{platform=\"whatsapp\",outcome=\"unrouted_event\"} 1"
+    ));
+}
+
+channel_tests!(a_disconnected_channel_receives_nothing);
+
+async fn a_disconnected_channel_receives_nothing(env: Env) {
+    let created = env.connect_all().await;
+    let whatsapp = created.iter().find(|c| c["kind"] == "whatsapp").unwrap();
+    // An API token is itself a step-up grant.
+    let r = crate::seed::bearer(
+        &env.app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/channels/{}", whatsapp["id"].as_str().unwrap()),
+        &env.ws.token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = env
+        .inbound(
+            json!({"platform": "whatsapp", "account": WA_PHONE, "sender": "15551234567",
+            "text": "anyone there?"}),
+        )
+        .await;
+    assert_eq!(
+        sent["status"], 200,
+        "acknowledged so Meta stops redelivering"
+    );
+    assert!(env.messages().await.is_empty());
 }
 
 async fn media_is_downloaded_with_its_checksum(env: Env) {

@@ -47,7 +47,7 @@ impl PlatformHttp {
         Self { client }
     }
 
-    pub async fn execute(&self, request: &HttpRequest) -> Result<PlatformResponse, Unreachable> {
+    fn builder(&self, request: &HttpRequest) -> reqwest::RequestBuilder {
         let mut builder = self.client.request(request.method.clone(), &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -55,8 +55,13 @@ impl PlatformHttp {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
+        builder
+    }
+
+    pub async fn execute(&self, request: &HttpRequest) -> Result<PlatformResponse, Unreachable> {
         // `without_url` keeps the token out of the error text.
-        let response = builder
+        let response = self
+            .builder(request)
             .send()
             .await
             .map_err(|e| Unreachable(e.without_url().to_string()))?;
@@ -104,14 +109,8 @@ impl PlatformHttp {
         request: &HttpRequest,
         limit: usize,
     ) -> Result<Download, DownloadError> {
-        let mut builder = self.client.request(request.method.clone(), &request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(body) = &request.body {
-            builder = builder.json(body);
-        }
-        let mut response = builder
+        let mut response = self
+            .builder(request)
             .send()
             .await
             .map_err(|e| DownloadError::Unreachable(e.without_url().to_string()))?;

@@ -208,32 +208,34 @@ async fn fetch(
             let path =
                 telegram::read_file_path(&answer).map_err(|e| Outcome::Failed(e.to_string()))?;
             let url = telegram::file_download_url(base, &token, &path);
-            let request = switchboard_channels::HttpRequest {
-                method: http::Method::GET,
-                url,
-                headers: Vec::new(),
-                body: None,
-            };
-            let file = state.platform_http.download(&request, limit).await?;
+            let file = state.platform_http.download(&get(url), limit).await?;
             Ok((file.content_type.unwrap_or(default_type), file.bytes, None))
         }
         (_, MediaRef::Url(url)) => {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(Outcome::Failed("the attachment URL is not http(s)".into()));
             }
-            let request = switchboard_channels::HttpRequest {
-                method: http::Method::GET,
-                url: url.clone(),
-                headers: Vec::new(),
-                body: None,
-            };
-            let file = state.platform_http.download(&request, limit).await?;
+            let file = state
+                .platform_http
+                .download(&get(url.clone()), limit)
+                .await?;
             Ok((file.content_type.unwrap_or(default_type), file.bytes, None))
         }
         (kind, MediaRef::PlatformId(_)) => Err(Outcome::Failed(format!(
             "downloading {} media by id is not supported yet",
             kind.as_str()
         ))),
+    }
+}
+
+/// A plain GET: Telegram's file URL carries the token in its path, and Meta's CDN URLs are
+/// signed themselves.
+fn get(url: String) -> switchboard_channels::HttpRequest {
+    switchboard_channels::HttpRequest {
+        method: http::Method::GET,
+        url,
+        headers: Vec::new(),
+        body: None,
     }
 }
 

@@ -8,6 +8,7 @@
 
 use crate::audit;
 use crate::auth::csrf::WebForm;
+use crate::auth::extract::url_encode;
 use crate::auth::step_up::{RecentAuth, WebRecentAuth};
 use crate::auth::{ClientInfo, WebUser, WorkspaceAccess, secret_token};
 use crate::channel_access::{self, api_base, credentials_json};
@@ -496,7 +497,7 @@ async fn test_connection(
             url: format!(
                 "{}/open_api/v1.3/business/get/?business_id={}",
                 base.trim_end_matches('/'),
-                urlencode(&connection.account_id)
+                url_encode(&connection.account_id)
             ),
             headers: vec![(
                 "Access-Token".into(),
@@ -510,7 +511,7 @@ async fn test_connection(
                 "{}/{}/{}",
                 base.trim_end_matches('/'),
                 meta::GRAPH_API_VERSION,
-                urlencode(&connection.account_id)
+                url_encode(&connection.account_id)
             ),
             headers: vec![(
                 "Authorization".into(),
@@ -525,10 +526,6 @@ async fn test_connection(
         status,
         message,
     })
-}
-
-fn urlencode(s: &str) -> String {
-    crate::auth::extract::url_encode(s)
 }
 
 async fn disconnect(

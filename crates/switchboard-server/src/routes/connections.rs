@@ -8,7 +8,6 @@
 
 use crate::audit;
 use crate::auth::csrf::WebForm;
-use crate::auth::extract::url_encode;
 use crate::auth::step_up::{RecentAuth, WebRecentAuth};
 use crate::auth::{ClientInfo, WebUser, WorkspaceAccess, secret_token};
 use crate::channel_access::{self, api_base, credentials_json};
@@ -24,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use secrecy::SecretString;
-use switchboard_channels::{HttpRequest, SendTarget, meta, telegram};
+use switchboard_channels::{HttpRequest, SendTarget, meta, telegram, tiktok};
 use switchboard_core::channel::ChannelKind;
 use switchboard_core::{ConnectionId, Role, ValidationError};
 use switchboard_store::connections::{Connection, NewConnection};
@@ -492,33 +491,8 @@ async fn test_connection(
     };
     let request = match connection.kind {
         ChannelKind::Telegram => telegram::get_me_request(&target),
-        ChannelKind::TikTok => HttpRequest {
-            method: http::Method::GET,
-            url: format!(
-                "{}/open_api/v1.3/business/get/?business_id={}",
-                base.trim_end_matches('/'),
-                url_encode(&connection.account_id)
-            ),
-            headers: vec![(
-                "Access-Token".into(),
-                secrecy::ExposeSecret::expose_secret(&token).to_owned(),
-            )],
-            body: None,
-        },
-        _ => HttpRequest {
-            method: http::Method::GET,
-            url: format!(
-                "{}/{}/{}",
-                base.trim_end_matches('/'),
-                meta::GRAPH_API_VERSION,
-                url_encode(&connection.account_id)
-            ),
-            headers: vec![(
-                "Authorization".into(),
-                format!("Bearer {}", secrecy::ExposeSecret::expose_secret(&token)),
-            )],
-            body: None,
-        },
+        ChannelKind::TikTok => tiktok::business_request(&target),
+        _ => meta::account_request(&target),
     };
     let (ok, status, message) = call(state, &request).await?;
     Ok(TestResult {

@@ -28,6 +28,60 @@ pub struct IngestReport {
     pub unrouted: usize,
     /// Events Switchboard keeps no record of yet (comments, unhandled notifications).
     pub unhandled: usize,
+    /// Events with an id no platform issues (longer than [`MAX_ID_LEN`]): dropped.
+    pub malformed: usize,
+}
+
+/// Platform ids are tens of characters; ids are indexed, and PostgreSQL refuses index entries
+/// of a few kilobytes, so a longer one is dropped rather than failing the whole batch.
+pub const MAX_ID_LEN: usize = 512;
+
+/// Whether any id of the event is longer than any platform issues.
+fn has_oversized_id(event: &InboundEvent) -> bool {
+    let ids: Vec<&str> = match event {
+        InboundEvent::Message(m) | InboundEvent::Echo(m) | InboundEvent::Edited(m) => {
+            let mut ids = vec![m.external_id.as_str(), m.contact.external_id.as_str()];
+            ids.extend(m.reply_to.as_deref());
+            ids
+        }
+        InboundEvent::Status(s) => vec![s.external_id.as_str()],
+        InboundEvent::Watermark { contact_id, .. } => vec![contact_id.as_str()],
+        InboundEvent::Deleted { external_id, .. } => vec![external_id.as_str()],
+        InboundEvent::Comment(_) | InboundEvent::Unhandled { .. } => Vec::new(),
+    };
+    let account_too_long = event
+        .account()
+        .is_some_and(|a| a.account_id.len() > MAX_ID_LEN);
+    account_too_long || ids.iter().any(|id| id.len() > MAX_ID_LEN)
+}
+
+/// Whether a raw body may carry a NUL character (JSON can only spell it `\u0000`).
+pub fn may_carry_nul(body: &[u8]) -> bool {
+    body.windows(6).any(|w| w == b"\\u0000")
+}
+
+/// The events with every NUL character removed from their texts: PostgreSQL's `text` cannot
+/// hold one, and refusing the webhook would make the platform redeliver it for days. Called
+/// only when [`may_carry_nul`] says so, as it round-trips the events through JSON.
+pub fn without_nul(events: Vec<InboundEvent>) -> Vec<InboundEvent> {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    events
+        .into_iter()
+        .map(|event| {
+            let Ok(mut value) = serde_json::to_value(&event) else {
+                return event;
+            };
+            strip(&mut value);
+            serde_json::from_value(value).unwrap_or(event)
+        })
+        .collect()
 }
 
 /// Routes and stores `events`. `pinned` is the connection the webhook path named (Telegram's
@@ -43,6 +97,10 @@ pub async fn ingest(
     let mut routes: HashMap<(ChannelKind, String), Option<Route>> = HashMap::new();
     let mut routed = Vec::with_capacity(events.len());
     for event in events {
+        if has_oversized_id(event) {
+            report.malformed += 1;
+            continue;
+        }
         let route = match (pinned, event.account()) {
             (Some(route), _) => Some(route.clone()),
             (None, Some(account)) => {

@@ -153,7 +153,7 @@ async fn meta_post(
     if let Err(e) = meta::verify(headers, body, secret) {
         return unsigned(state, platform, &e);
     }
-    store(state, platform, parse(body), None).await
+    store(state, platform, body, parse(body), None).await
 }
 
 async fn tiktok_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -163,7 +163,7 @@ async fn tiktok_post(State(state): State<AppState>, headers: HeaderMap, body: By
     if let Err(e) = tiktok::verify(&headers, &body, secret, state.clock.now()) {
         return unsigned(&state, "tiktok", &e);
     }
-    store(&state, "tiktok", tiktok::parse(&body), None).await
+    store(&state, "tiktok", &body, tiktok::parse(&body), None).await
 }
 
 /// Telegram names the connection in the path; its secret token (given to `setWebhook` when
@@ -201,7 +201,7 @@ async fn telegram_post(
         account_id: route.connection_id.to_string(),
     };
     let events = telegram::parse(&body, &account);
-    store(&state, "telegram", events, Some(&route)).await
+    store(&state, "telegram", &body, events, Some(&route)).await
 }
 
 /// Compares the hash of the header's secret with the stored hash, in constant time.
@@ -222,10 +222,12 @@ fn check_telegram_secret(headers: &HeaderMap, stored_hash: &str) -> Result<(), C
 async fn store(
     state: &AppState,
     platform: &'static str,
+    body: &[u8],
     parsed: Result<Vec<InboundEvent>, ChannelError>,
     pinned: Option<&Route>,
 ) -> Response {
     let events = match parsed {
+        Ok(events) if ingest::may_carry_nul(body) => ingest::without_nul(events),
         Ok(events) => events,
         Err(e) => {
             count(state, platform, e.code());
@@ -251,6 +253,13 @@ async fn store(
                     platform,
                     unrouted = report.unrouted,
                     "webhook events for accounts no live connection has were acknowledged and dropped"
+                );
+            }
+            if report.malformed > 0 {
+                tracing::warn!(
+                    platform,
+                    malformed = report.malformed,
+                    "webhook events with ids longer than any platform issues were dropped"
                 );
             }
             tracing::debug!(platform, ?report, "webhook stored");

@@ -320,3 +320,64 @@ async fn a_batch_of_a_thousand_changes_is_stored_whole(env: Env) {
         413
     );
 }
+
+channel_tests!(nul_characters_in_texts_are_stored_not_refused);
+
+/// JSON may carry `\u0000`, which PostgreSQL's text cannot hold: the message is still stored
+/// (a 500 would make Meta redeliver it for 36 hours).
+async fn nul_characters_in_texts_are_stored_not_refused(env: Env) {
+    env.connect_all().await;
+    let body = String::from_utf8(fixture("whatsapp/text.json"))
+        .unwrap()
+        .replace("Does it come", "Does\\u0000it come")
+        .replace("\"Sheena Nelson\"", "\"Sheena\\u0000Nelson\"");
+    let headers = [(
+        "x-hub-signature-256",
+        meta::sign(body.as_bytes(), &secret(META_SECRET)),
+    )];
+    assert_eq!(
+        env.post_webhook("/webhooks/whatsapp", &headers, body.as_bytes())
+            .await,
+        200
+    );
+    let messages = env.messages().await;
+    assert_eq!(messages.len(), 1);
+}
+
+channel_tests!(absurdly_long_ids_never_get_a_server_error);
+
+/// Ids are indexed; PostgreSQL refuses index entries past a few kilobytes. A payload with such
+/// ids is answered without a 500 (the platform would otherwise redeliver it for days).
+async fn absurdly_long_ids_never_get_a_server_error(env: Env) {
+    env.connect_all().await;
+    // Incompressible, so PostgreSQL cannot squeeze it under its index limit.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let long: String = (0..10_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'0' + (x % 10) as u8)
+        })
+        .collect();
+    let base = String::from_utf8(fixture("whatsapp/text.json")).unwrap();
+    for body in [
+        base.replace(
+            "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUNDNjk0QjE4OUE5NjZCMjIwMQA=",
+            &long,
+        ),
+        base.replace("16505551234", &long),
+        base.replace("Sheena Nelson", &long),
+        base.replace("Does it come in another color?", &long.repeat(10)),
+        base.replace("106540352242922", &long),
+    ] {
+        let headers = [(
+            "x-hub-signature-256",
+            meta::sign(body.as_bytes(), &secret(META_SECRET)),
+        )];
+        let status = env
+            .post_webhook("/webhooks/whatsapp", &headers, body.as_bytes())
+            .await;
+        assert!((200..500).contains(&status), "{status}");
+    }
+}

@@ -164,7 +164,7 @@ fn bodies(fixtures: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 0..512),
         (
             0..n,
-            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6)
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..6)
         )
             .prop_map(move |(i, edits)| {
                 let mut body = fixtures[i].clone();
@@ -177,6 +177,10 @@ fn bodies(fixtures: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
                     match op {
                         0 => body[at] = byte,
                         1 => body.insert(at, byte),
+                        // A JSON-escaped NUL, which PostgreSQL's text cannot hold.
+                        2 => {
+                            body.splice(at..at, b"\\u0000".iter().copied());
+                        }
                         _ => body.truncate(at),
                     }
                 }

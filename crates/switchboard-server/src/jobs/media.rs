@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use switchboard_channels::{SendTarget, telegram, whatsapp};
 use switchboard_core::channel::{ChannelKind, MediaRef};
 use switchboard_core::{ConnectionId, MediaObjectId, Timestamp, WorkspaceId};
+use switchboard_store::connections::ConnectionStatus;
 use switchboard_store::jobs::{Job, NewJob};
 use switchboard_store::media::{MediaState, StoredMedia};
 use switchboard_store::{StoreError, Tx};
@@ -55,6 +56,9 @@ pub struct MediaDownload;
 enum Outcome {
     Retry(String),
     Failed(String),
+    /// The platform refused the connection's token (Graph 190, HTTP 401): the file is lost
+    /// and the connection needs an admin.
+    Broken(String),
 }
 
 impl From<DownloadError> for Outcome {
@@ -122,6 +126,29 @@ impl JobHandler for MediaDownload {
             }
             Err(Outcome::Retry(e)) => Err(JobError::Retry(e)),
             Err(Outcome::Failed(e)) => fail(state, ws, payload.media_id, &e).await,
+            Err(Outcome::Broken(reason)) => {
+                let now = state.clock.now();
+                let mut tx = state.store.begin().await.map_err(retry)?;
+                match tx
+                    .set_connection_status(
+                        ws,
+                        payload.connection_id,
+                        ConnectionStatus::NeedsAttention,
+                        Some(&reason),
+                        now,
+                    )
+                    .await
+                {
+                    // Disconnected meanwhile: nothing to flag.
+                    Ok(()) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(retry(e)),
+                }
+                tx.mark_media_failed(ws, payload.media_id, &reason, now)
+                    .await
+                    .map_err(retry)?;
+                tx.commit().await.map_err(retry)?;
+                Ok(())
+            }
         }
     }
 }
@@ -251,6 +278,12 @@ async fn lookup(
         .map_err(|e| Outcome::Retry(e.to_string()))?;
     if answer.status.is_server_error() || answer.status == http::StatusCode::TOO_MANY_REQUESTS {
         return Err(Outcome::Retry(format!("HTTP {}", answer.status)));
+    }
+    let graph_code = switchboard_channels::meta::GraphError::read(&answer.body).map(|e| e.code);
+    if answer.status == http::StatusCode::UNAUTHORIZED || graph_code == Some(190) {
+        return Err(Outcome::Broken(
+            "The platform refused the channel's access token; reconnect the channel.".into(),
+        ));
     }
     if !answer.status.is_success() {
         return Err(Outcome::Failed(format!(

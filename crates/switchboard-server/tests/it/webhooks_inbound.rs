@@ -305,3 +305,58 @@ mod oversized_media_is_marked_failed {
         run(Backend::Postgres).await;
     }
 }
+
+channel_tests!(a_revoked_token_fails_the_download_and_flags_the_connection);
+
+async fn a_revoked_token_fails_the_download_and_flags_the_connection(env: Env) {
+    env.connect_all().await;
+    let sent = env
+        .inbound(
+            json!({"platform": "whatsapp", "account": WA_PHONE, "sender": "15551234567",
+            "media": {"kind": "image", "mime_type": "image/jpeg"}}),
+        )
+        .await;
+    assert_eq!(sent["status"], 200);
+    // The business revoked the token on Meta's side before the download ran.
+    let r = env
+        .http
+        .delete(format!("{}/_sim/tokens", env.sim.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    env.app.drain_jobs().await;
+    let messages = env.messages().await;
+    let media = env
+        .app
+        .store
+        .media_of_message(env.ws.ws, messages[0].id)
+        .await
+        .unwrap();
+    assert_eq!(media[0].state, MediaState::Failed, "{media:?}");
+    let connection = env
+        .app
+        .store
+        .connection(env.ws.ws, messages[0].connection_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        connection.status,
+        switchboard_store::connections::ConnectionStatus::NeedsAttention
+    );
+    assert!(connection.status_reason.unwrap().contains("reconnect"));
+    // The settings API shows why.
+    let list = crate::seed::bearer(
+        &env.app,
+        reqwest::Method::GET,
+        "/api/v1/channels",
+        &env.ws.token,
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(list.contains("needs_attention"));
+}

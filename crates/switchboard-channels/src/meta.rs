@@ -122,6 +122,29 @@ pub fn timestamp(value: i64) -> switchboard_core::Timestamp {
     switchboard_core::clock::from_millis(millis)
 }
 
+/// "Test connection" on a Meta platform: `GET /{account id}` with the connection's token
+/// answers the account (phone number, Page, Instagram account) or the Graph error.
+pub fn account_request(target: &crate::SendTarget<'_>) -> crate::HttpRequest {
+    let id: String = target
+        .account_id
+        .bytes()
+        .filter(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        .map(char::from)
+        .collect();
+    crate::HttpRequest {
+        method: http::Method::GET,
+        url: format!(
+            "{}/{GRAPH_API_VERSION}/{id}",
+            target.base_url.trim_end_matches('/')
+        ),
+        headers: vec![(
+            "Authorization".to_owned(),
+            format!("Bearer {}", target.token.expose_secret()),
+        )],
+        body: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ pub const SIGNATURE_TOLERANCE: time::Duration = time::Duration::minutes(5);
 /// The send endpoint, below the configured base URL (TikTok API for Business v1.3).
 pub const SEND_PATH: &str = "/open_api/v1.3/business/message/send/";
 /// Exchanges a received image's `media_id` for a download URL.
+pub const BUSINESS_GET_PATH: &str = "/open_api/v1.3/business/get/";
 pub const MEDIA_DOWNLOAD_PATH: &str = "/open_api/v1.3/business/message/media/download/";
 
 fn mac(secret: &SecretString, t: &str, body: &[u8]) -> Option<Hmac<Sha256>> {
@@ -235,6 +236,37 @@ fn request(target: &SendTarget<'_>, path: &str, body: Value) -> HttpRequest {
         ],
         body: Some(body),
     }
+}
+
+/// "Test connection": `GET /business/get/` for the business account, with `Access-Token`;
+/// `code` 0 means the token works for it.
+pub fn business_request(target: &SendTarget<'_>) -> HttpRequest {
+    let query = serde_urlencoded_pair("business_id", target.account_id);
+    HttpRequest {
+        method: http::Method::GET,
+        url: format!(
+            "{}{BUSINESS_GET_PATH}?{query}",
+            target.base_url.trim_end_matches('/')
+        ),
+        headers: vec![(
+            "Access-Token".to_owned(),
+            target.token.expose_secret().to_owned(),
+        )],
+        body: None,
+    }
+}
+
+/// `name=value` with the value percent-encoded (ids are digits, but never trusted to be).
+fn serde_urlencoded_pair(name: &str, value: &str) -> String {
+    let mut out = format!("{name}=");
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A text message to a conversation. Images are sent by an uploaded `media_id` (a multipart

@@ -64,6 +64,11 @@ pub struct ServerConfig {
     pub platforms: PlatformConfig,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy_headers: bool,
+    /// Where downloaded media is kept (`<media_dir>/<workspace>/<media id>`); the binary sets
+    /// `<data dir>/media`.
+    pub media_dir: std::path::PathBuf,
+    /// Attachments larger than this are not downloaded (the media object is marked failed).
+    pub media_max_bytes: usize,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -83,6 +88,8 @@ impl ServerConfig {
             job_workers: 2,
             platforms: PlatformConfig::default(),
             trust_proxy_headers: false,
+            media_dir: std::env::temp_dir().join("switchboard-media"),
+            media_max_bytes: 25 * 1024 * 1024,
         }
     }
 

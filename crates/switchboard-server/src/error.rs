@@ -28,6 +28,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("The request body is too large.")]
     PayloadTooLarge,
+    /// A messaging platform could not be reached, or answered nonsense.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     #[error("The request body must be JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
     /// A bug or an outage. The detail is logged, never sent.
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,7 +69,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation(v) => v.code,
-            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::BadGateway { code, .. } => code,
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ReauthRequired => "reauthentication_required",

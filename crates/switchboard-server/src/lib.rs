@@ -11,8 +11,10 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod channel_access;
 pub mod config;
 pub mod error;
+pub mod ingest;
 pub mod jobs;
 pub mod json;
 pub mod metrics;

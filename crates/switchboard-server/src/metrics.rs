@@ -27,6 +27,12 @@ pub struct JobLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub platform: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -38,6 +44,8 @@ pub struct Metrics {
     pub jobs: Family<JobLabels, Counter>,
     /// Jobs pending, running and dead across the instance, refreshed on each scrape.
     pub jobs_queued: Family<StateLabels, Gauge>,
+    /// Webhook requests by platform and outcome (`accepted`, `invalid_signature`, ...).
+    pub webhooks: Family<WebhookLabels, Counter>,
 }
 
 impl fmt::Debug for Metrics {
@@ -75,8 +83,15 @@ impl Metrics {
             "Background jobs not done, by state (pending, running, dead)",
             jobs_queued.clone(),
         );
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhooks",
+            "Platform webhook requests, by platform and outcome",
+            webhooks.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            webhooks,
             http_requests,
             sign_ins,
             jobs,
@@ -90,6 +105,19 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    pub fn count_webhook(&self, platform: &str, outcome: &str) {
+        self.count_webhooks(platform, outcome, 1);
+    }
+
+    pub fn count_webhooks(&self, platform: &str, outcome: &str, n: u64) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                platform: platform.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc_by(n);
     }
 
     /// Sets the queue-depth gauge.

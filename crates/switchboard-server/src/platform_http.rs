@@ -47,7 +47,7 @@ impl PlatformHttp {
         Self { client }
     }
 
-    pub async fn execute(&self, request: &HttpRequest) -> Result<PlatformResponse, Unreachable> {
+    fn builder(&self, request: &HttpRequest) -> reqwest::RequestBuilder {
         let mut builder = self.client.request(request.method.clone(), &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -55,8 +55,13 @@ impl PlatformHttp {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
+        builder
+    }
+
+    pub async fn execute(&self, request: &HttpRequest) -> Result<PlatformResponse, Unreachable> {
         // `without_url` keeps the token out of the error text.
-        let response = builder
+        let response = self
+            .builder(request)
             .send()
             .await
             .map_err(|e| Unreachable(e.without_url().to_string()))?;
@@ -72,6 +77,72 @@ impl PlatformHttp {
             status,
             headers,
             body,
+        })
+    }
+}
+
+/// A downloaded file.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a download did not produce a file.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// Network trouble, a 5xx or a 429: worth another try.
+    #[error("the platform could not be reached: {0}")]
+    Unreachable(String),
+    /// The platform refused (4xx): another try will not help.
+    #[error("the platform refused the download (HTTP {0})")]
+    Refused(u16),
+    #[error("the file is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+}
+
+impl PlatformHttp {
+    /// Downloads a file, reading at most `limit` bytes (the answer is read chunk by chunk, so a
+    /// huge file is cut off, not buffered).
+    pub async fn download(
+        &self,
+        request: &HttpRequest,
+        limit: usize,
+    ) -> Result<Download, DownloadError> {
+        let mut response = self
+            .builder(request)
+            .send()
+            .await
+            .map_err(|e| DownloadError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+            return Err(DownloadError::Unreachable(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(DownloadError::Refused(status.as_u16()));
+        }
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(DownloadError::TooLarge(limit));
+        }
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| DownloadError::Unreachable(e.without_url().to_string()))?
+        {
+            if bytes.len() + chunk.len() > limit {
+                return Err(DownloadError::TooLarge(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Download {
+            content_type,
+            bytes,
         })
     }
 }

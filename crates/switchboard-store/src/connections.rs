@@ -141,7 +141,20 @@ impl Tx {
         master: &MasterKey,
         now: Timestamp,
     ) -> Result<Connection> {
-        let id = ConnectionId::new();
+        self.insert_connection_with_id(ws, ConnectionId::new(), new, master, now)
+            .await
+    }
+
+    /// [`Tx::insert_connection`] with an id chosen by the caller: Telegram's webhook URL names
+    /// the connection, and it is registered with the platform before the row is stored.
+    pub async fn insert_connection_with_id(
+        &mut self,
+        ws: WorkspaceId,
+        id: ConnectionId,
+        new: &NewConnection<'_>,
+        master: &MasterKey,
+        now: Timestamp,
+    ) -> Result<Connection> {
         let sealed = self
             .seal_credentials(ws, id, new.credentials, master, now)
             .await?;

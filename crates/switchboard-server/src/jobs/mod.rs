@@ -9,6 +9,7 @@
 
 pub mod audit_sweep;
 pub mod email;
+pub mod media;
 pub mod schedules;
 pub mod sweeps;
 
@@ -46,6 +47,7 @@ impl Registry {
         registry.add(email::SendEmail);
         registry.add(audit_sweep::AuditSweep);
         registry.add(sweeps::SessionSweep);
+        registry.add(media::MediaDownload);
         registry
     }
 

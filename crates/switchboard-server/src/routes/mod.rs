@@ -4,6 +4,7 @@
 
 pub mod api_me;
 pub mod audit;
+pub mod connections;
 pub mod health;
 pub mod home;
 pub mod invitations;
@@ -15,4 +16,5 @@ pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;
 pub mod tokens;
+pub mod webhooks;
 pub mod workspaces;

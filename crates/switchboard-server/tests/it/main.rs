@@ -15,6 +15,8 @@ mod auth_secrets;
 mod auth_sessions;
 mod auth_support;
 mod bad_input;
+mod channels_api;
+mod channels_support;
 mod harness;
 mod health;
 mod isolation;
@@ -24,5 +26,7 @@ mod tenancy_invitations;
 mod tenancy_members;
 mod tenancy_workspaces;
 mod tokens;
+mod webhooks_inbound;
+mod webhooks_signatures;
 
 pub use harness::TestApp;

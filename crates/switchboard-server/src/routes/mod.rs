@@ -4,6 +4,8 @@
 
 pub mod api_me;
 pub mod audit;
+pub mod contacts;
+pub mod conversations;
 pub mod health;
 pub mod home;
 pub mod invitations;
@@ -14,5 +16,6 @@ pub mod password_reset;
 pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;
+pub mod templates;
 pub mod tokens;
 pub mod workspaces;

@@ -1,0 +1,368 @@
+//! `send_message`: sends one queued outbound message to its platform and records the outcome.
+//! The payload names the message (workspace and id, and the Messenger tag); the content is
+//! read from the store, and the connection's credentials are opened only in memory here.
+//!
+//! Outcomes, by the failure classes of the channels crate: accepted → `sent` with the
+//! platform's id; retry-later or unreachable → the job retries, no sooner than the platform's
+//! `Retry-After`, the message stays `queued`; agent-must-act → `failed` with the platform's
+//! code and a reason; connection-broken → `failed`, and the connection needs attention.
+//!
+//! Invariant: a request's URL and headers carry the token, so nothing here logs them.
+
+use super::{JobError, JobHandler};
+use crate::state::AppState;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use switchboard_channels::{
+    ChannelError, FailureClass, HttpRequest, SendFailure, SendTarget, instagram, messenger,
+    telegram, tiktok, whatsapp,
+};
+use switchboard_core::channel::{ChannelKind, MessageTag, OutboundMessage};
+use switchboard_core::{ConnectionId, MessageId, Timestamp, WorkspaceId};
+use switchboard_store::StoreError;
+use switchboard_store::connections::ConnectionStatus;
+use switchboard_store::jobs::{Job, NewJob};
+use switchboard_store::messages::{MessageStatus, StoredContent};
+
+pub const KIND: &str = "send_message";
+
+/// Sends are retried for about a day (the backoff is capped at an hour) before the job dies.
+const MAX_ATTEMPTS: i64 = 30;
+
+/// The job for message `id`; `tag` is how the agent asked it to be sent.
+pub fn job(ws: WorkspaceId, id: MessageId, tag: Option<MessageTag>, now: Timestamp) -> NewJob {
+    let mut job = NewJob::new(
+        KIND,
+        serde_json::json!({ "workspace_id": ws, "message_id": id, "tag": tag }),
+        now,
+    );
+    job.workspace_id = Some(ws);
+    job.max_attempts = MAX_ATTEMPTS;
+    job
+}
+
+#[derive(serde::Deserialize)]
+struct Payload {
+    workspace_id: WorkspaceId,
+    message_id: MessageId,
+    #[serde(default)]
+    tag: Option<MessageTag>,
+}
+
+pub struct SendMessage;
+
+#[async_trait::async_trait]
+impl JobHandler for SendMessage {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
+        let p: Payload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+        send(state, &p).await
+    }
+}
+
+fn store_error(e: StoreError) -> JobError {
+    match e {
+        // The message (or its conversation) was erased meanwhile: nothing left to send.
+        StoreError::NotFound => JobError::Permanent("the message no longer exists".into()),
+        other => JobError::retry(other),
+    }
+}
+
+async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
+    let ws = p.workspace_id;
+    let message = match state.store.message(ws, p.message_id).await {
+        Ok(m) => m,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(store_error(e)),
+    };
+    // Sent or failed already (a retry after the platform answered but before the job was
+    // marked done): never send twice.
+    if message.status != MessageStatus::Queued || message.external_id.is_some() {
+        return Ok(());
+    }
+    let StoredContent::Sent(content) = message.content else {
+        return Err(JobError::Permanent("not an outbound message".into()));
+    };
+    let target = state
+        .store
+        .reply_target(ws, message.conversation_id)
+        .await
+        .map_err(store_error)?;
+    let connection = state
+        .store
+        .connection(ws, target.connection_id)
+        .await
+        .map_err(store_error)?;
+    if connection.status != ConnectionStatus::Active {
+        return fail(
+            state,
+            ws,
+            p.message_id,
+            "connection_unavailable",
+            "The channel is disconnected or needs attention; reconnect it, then send again.",
+        )
+        .await;
+    }
+    let outbound = OutboundMessage {
+        to: target.to.clone(),
+        content,
+        reply_to: message.reply_to_external_id.clone(),
+        tag: p.tag,
+    };
+    if target.kind == ChannelKind::Widget {
+        // The widget has no platform: the visitor's browser fetches the reply from us.
+        return record_sent(state, ws, p.message_id, &p.message_id.to_string()).await;
+    }
+    let credentials = state
+        .store
+        .connection_credentials(ws, target.connection_id, &state.master_key)
+        .await
+        .map_err(store_error)?;
+    let token = access_token(&credentials).ok_or_else(|| {
+        JobError::Permanent("the connection's credentials hold no access token".into())
+    })?;
+    let base = base_url(state, target.kind);
+    let send_target = SendTarget {
+        base_url: base,
+        account_id: &connection.account_id,
+        token: &token,
+    };
+    let request = match build_request(target.kind, &send_target, &outbound) {
+        Ok(r) => r,
+        Err(e) => return fail(state, ws, p.message_id, e.code(), &e.to_string()).await,
+    };
+    if let Some(wait) =
+        state
+            .send_limiter
+            .take(target.connection_id, target.kind, state.clock.now())
+    {
+        return Err(JobError::Retry {
+            error: "the connection's send rate limit".into(),
+            after: Some(wait),
+        });
+    }
+    let response = match state.platform_http.execute(&request).await {
+        Ok(r) => r,
+        Err(e) => return Err(JobError::retry(e)),
+    };
+    match read_response(target.kind, &response) {
+        Ok(external_id) => record_sent(state, ws, p.message_id, &external_id).await,
+        Err(failure) => on_failure(state, ws, p.message_id, target.connection_id, failure).await,
+    }
+}
+
+async fn on_failure(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MessageId,
+    connection: ConnectionId,
+    failure: SendFailure,
+) -> Result<(), JobError> {
+    match failure.class {
+        FailureClass::RetryLater => Err(JobError::Retry {
+            error: format!("the platform said {}: {}", failure.code, failure.reason),
+            after: failure
+                .retry_after
+                .and_then(|d| time::Duration::try_from(d).ok()),
+        }),
+        FailureClass::AgentMustAct => fail(state, ws, id, &failure.code, &failure.reason).await,
+        FailureClass::ConnectionBroken => {
+            let now = state.clock.now();
+            let mut tx = state.store.begin().await.map_err(store_error)?;
+            tx.mark_failed(ws, id, &failure.code, &failure.reason, now)
+                .await
+                .map_err(store_error)?;
+            tx.set_connection_status(
+                ws,
+                connection,
+                ConnectionStatus::NeedsAttention,
+                Some(&failure.reason),
+                now,
+            )
+            .await
+            .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            tracing::warn!(%connection, code = %failure.code, "a send says the connection is broken; it needs attention");
+            Ok(())
+        }
+    }
+}
+
+async fn fail(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MessageId,
+    code: &str,
+    reason: &str,
+) -> Result<(), JobError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await.map_err(store_error)?;
+    tx.mark_failed(ws, id, code, reason, now)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)
+}
+
+async fn record_sent(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MessageId,
+    external_id: &str,
+) -> Result<(), JobError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await.map_err(store_error)?;
+    tx.mark_sent(ws, id, external_id, now)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)
+}
+
+/// The access token in a connection's credentials document (`access_token`; a Telegram
+/// connection may name it `bot_token`).
+pub(crate) fn access_token(credentials: &SecretString) -> Option<SecretString> {
+    let doc: serde_json::Value = serde_json::from_str(credentials.expose_secret()).ok()?;
+    ["access_token", "bot_token", "token"]
+        .iter()
+        .find_map(|k| doc.get(*k).and_then(|v| v.as_str()))
+        .map(|t| SecretString::from(t.to_owned()))
+}
+
+pub(crate) fn base_url(state: &AppState, kind: ChannelKind) -> &str {
+    let p = &state.config.platforms;
+    match kind {
+        ChannelKind::Telegram => &p.telegram_api_base,
+        ChannelKind::TikTok => &p.tiktok_api_base,
+        ChannelKind::WhatsApp
+        | ChannelKind::Messenger
+        | ChannelKind::Instagram
+        | ChannelKind::Widget => &p.graph_api_base,
+    }
+}
+
+/// The platform request for `msg`; also used by the send API to refuse content a platform
+/// cannot carry before anything is stored.
+pub(crate) fn build_request(
+    kind: ChannelKind,
+    target: &SendTarget<'_>,
+    msg: &OutboundMessage,
+) -> Result<HttpRequest, ChannelError> {
+    match kind {
+        ChannelKind::WhatsApp => whatsapp::build_send(target, msg),
+        ChannelKind::Messenger => messenger::build_send(target, msg),
+        ChannelKind::Instagram => instagram::build_send(target, msg),
+        ChannelKind::Telegram => telegram::build_send(target, msg),
+        ChannelKind::TikTok => tiktok::build_send(target, msg),
+        ChannelKind::Widget => Ok(HttpRequest {
+            method: http::Method::POST,
+            url: String::new(),
+            headers: Vec::new(),
+            body: None,
+        }),
+    }
+}
+
+fn read_response(
+    kind: ChannelKind,
+    r: &crate::platform_http::PlatformResponse,
+) -> Result<String, SendFailure> {
+    let read = match kind {
+        ChannelKind::WhatsApp => whatsapp::read_send_response,
+        ChannelKind::Messenger => messenger::read_send_response,
+        ChannelKind::Instagram => instagram::read_send_response,
+        ChannelKind::Telegram => telegram::read_send_response,
+        ChannelKind::TikTok | ChannelKind::Widget => tiktok::read_send_response,
+    };
+    read(r.status, &r.headers, &r.body)
+}
+
+/// Per-connection send throughput, a token bucket per connection in this process: WhatsApp
+/// Cloud API numbers start at 80 messages a second, Messenger and Instagram at a few hundred
+/// a second per page; the platforms' own 429s (retried with `Retry-After`) remain the real
+/// limit — this only keeps a burst from one connection from provoking them. A second process
+/// has its own buckets, so the ceiling is per process, not per cluster.
+#[derive(Debug, Default)]
+pub struct SendLimiter {
+    buckets: Mutex<HashMap<ConnectionId, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Timestamp,
+}
+
+impl SendLimiter {
+    fn rate(kind: ChannelKind) -> f64 {
+        match kind {
+            ChannelKind::WhatsApp => 80.0,
+            ChannelKind::Telegram => 30.0,
+            ChannelKind::TikTok => 10.0,
+            ChannelKind::Messenger | ChannelKind::Instagram | ChannelKind::Widget => 200.0,
+        }
+    }
+
+    /// Takes one send from the connection's bucket; `Some(wait)` when it is empty.
+    pub fn take(
+        &self,
+        connection: ConnectionId,
+        kind: ChannelKind,
+        now: Timestamp,
+    ) -> Option<time::Duration> {
+        let rate = Self::rate(kind);
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return None;
+        };
+        let bucket = buckets.entry(connection).or_insert(Bucket {
+            tokens: rate,
+            at: now,
+        });
+        let elapsed = (now - bucket.at).as_seconds_f64().max(0.0);
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            None
+        } else {
+            Some(time::Duration::seconds_f64((1.0 - bucket.tokens) / rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_lets_a_burst_through_then_asks_to_wait() {
+        let limiter = SendLimiter::default();
+        let c = ConnectionId::new();
+        let t = time::macros::datetime!(2026-01-05 09:00 UTC);
+        for _ in 0..30 {
+            assert!(limiter.take(c, ChannelKind::Telegram, t).is_none());
+        }
+        let wait = limiter.take(c, ChannelKind::Telegram, t).unwrap();
+        assert!(wait > time::Duration::ZERO && wait <= time::Duration::seconds(1));
+        assert!(
+            limiter
+                .take(c, ChannelKind::Telegram, t + time::Duration::seconds(1))
+                .is_none()
+        );
+        assert!(
+            limiter
+                .take(ConnectionId::new(), ChannelKind::Telegram, t)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_access_token_is_read_from_the_credentials_document() {
+        let c = SecretString::from(r#"{"access_token":"abc"}"#.to_owned());
+        assert_eq!(access_token(&c).unwrap().expose_secret(), "abc");
+        assert!(access_token(&SecretString::from("{}".to_owned())).is_none());
+    }
+}

@@ -35,6 +35,16 @@ impl TestApp {
     /// `None` when the backend is PostgreSQL and no test server is configured (the skip is
     /// announced by `TestDb`).
     pub async fn spawn(backend: Backend, test_name: &str) -> Option<TestApp> {
+        Self::spawn_with(backend, test_name, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with the server's configuration adjusted first (platform API
+    /// base URLs pointed at a simulator, ...).
+    pub async fn spawn_with(
+        backend: Backend,
+        test_name: &str,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Option<TestApp> {
         let db = TestDb::new(backend, test_name).await?;
         let data_dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(t0());
@@ -46,10 +56,12 @@ impl TestApp {
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = ServerConfig::new(url.clone());
+        configure(&mut config);
         let state = AppState::new(
             db.store.clone(),
             Arc::new(clock.clone()),
-            ServerConfig::new(url.clone()),
+            config,
             Arc::new(mailer),
             MasterKey::generate(),
         );

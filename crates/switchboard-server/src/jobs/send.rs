@@ -61,9 +61,52 @@ impl JobHandler for SendMessage {
     async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
         let p: Payload = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-        send(state, &p).await
+        match send(state, &p).await {
+            Ok(()) => Ok(()),
+            Err(Stop::Job(e)) => Err(e),
+            // The last attempt: the message must not stay `queued` behind a dead job.
+            Err(Stop::Later { code, reason, .. }) if job.attempts >= job.max_attempts => {
+                tracing::warn!(job = %job.id, %code, "send gave up after its last attempt");
+                fail(
+                    state,
+                    p.workspace_id,
+                    p.message_id,
+                    &code,
+                    &format!("{GAVE_UP} ({reason})"),
+                )
+                .await
+            }
+            Err(Stop::Later {
+                code,
+                reason,
+                after,
+            }) => Err(JobError::Retry {
+                error: format!("{code}: {reason}"),
+                after,
+            }),
+        }
     }
 }
+
+/// Why a send attempt stopped short of an outcome.
+enum Stop {
+    Job(JobError),
+    /// Worth another attempt (the platform's code, or `unreachable`).
+    Later {
+        code: String,
+        reason: String,
+        after: Option<time::Duration>,
+    },
+}
+
+impl From<JobError> for Stop {
+    fn from(e: JobError) -> Self {
+        Stop::Job(e)
+    }
+}
+
+const GAVE_UP: &str = "The platform kept refusing or could not be reached for about a day; \
+                       send the message again.";
 
 fn store_error(e: StoreError) -> JobError {
     match e {
@@ -73,12 +116,12 @@ fn store_error(e: StoreError) -> JobError {
     }
 }
 
-async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
+async fn send(state: &AppState, p: &Payload) -> Result<(), Stop> {
     let ws = p.workspace_id;
     let message = match state.store.message(ws, p.message_id).await {
         Ok(m) => m,
         Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(store_error(e)),
+        Err(e) => return Err(store_error(e).into()),
     };
     // Sent or failed already (a retry after the platform answered but before the job was
     // marked done): never send twice.
@@ -86,7 +129,7 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
         return Ok(());
     }
     let StoredContent::Sent(content) = message.content else {
-        return Err(JobError::Permanent("not an outbound message".into()));
+        return Err(JobError::Permanent("not an outbound message".into()).into());
     };
     let target = state
         .store
@@ -106,7 +149,8 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
             "connection_unavailable",
             "The channel is disconnected or needs attention; reconnect it, then send again.",
         )
-        .await;
+        .await
+        .map_err(Stop::Job);
     }
     let outbound = OutboundMessage {
         to: target.to.clone(),
@@ -116,7 +160,7 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
     };
     if target.kind == ChannelKind::Widget {
         // The widget has no platform: the visitor's browser fetches the reply from us.
-        return record_sent(state, ws, p.message_id, &p.message_id.to_string()).await;
+        return Ok(record_sent(state, ws, p.message_id, &p.message_id.to_string()).await?);
     }
     let credentials = state
         .store
@@ -124,7 +168,9 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
         .await
         .map_err(store_error)?;
     let token = access_token(&credentials).ok_or_else(|| {
-        JobError::Permanent("the connection's credentials hold no access token".into())
+        Stop::Job(JobError::Permanent(
+            "the connection's credentials hold no access token".into(),
+        ))
     })?;
     let base = base_url(state, target.kind);
     let send_target = SendTarget {
@@ -134,24 +180,31 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), JobError> {
     };
     let request = match build_request(target.kind, &send_target, &outbound) {
         Ok(r) => r,
-        Err(e) => return fail(state, ws, p.message_id, e.code(), &e.to_string()).await,
+        Err(e) => return Ok(fail(state, ws, p.message_id, e.code(), &e.to_string()).await?),
     };
     if let Some(wait) =
         state
             .send_limiter
             .take(target.connection_id, target.kind, state.clock.now())
     {
-        return Err(JobError::Retry {
-            error: "the connection's send rate limit".into(),
+        return Err(Stop::Later {
+            code: "rate_limited".into(),
+            reason: "the connection's send rate limit in this process".into(),
             after: Some(wait),
         });
     }
     let response = match state.platform_http.execute(&request).await {
         Ok(r) => r,
-        Err(e) => return Err(JobError::retry(e)),
+        Err(e) => {
+            return Err(Stop::Later {
+                code: "unreachable".into(),
+                reason: e.to_string(),
+                after: None,
+            });
+        }
     };
     match read_response(target.kind, &response) {
-        Ok(external_id) => record_sent(state, ws, p.message_id, &external_id).await,
+        Ok(external_id) => Ok(record_sent(state, ws, p.message_id, &external_id).await?),
         Err(failure) => on_failure(state, ws, p.message_id, target.connection_id, failure).await,
     }
 }
@@ -162,15 +215,18 @@ async fn on_failure(
     id: MessageId,
     connection: ConnectionId,
     failure: SendFailure,
-) -> Result<(), JobError> {
+) -> Result<(), Stop> {
     match failure.class {
-        FailureClass::RetryLater => Err(JobError::Retry {
-            error: format!("the platform said {}: {}", failure.code, failure.reason),
+        FailureClass::RetryLater => Err(Stop::Later {
+            code: failure.code,
+            reason: failure.reason,
             after: failure
                 .retry_after
                 .and_then(|d| time::Duration::try_from(d).ok()),
         }),
-        FailureClass::AgentMustAct => fail(state, ws, id, &failure.code, &failure.reason).await,
+        FailureClass::AgentMustAct => {
+            Ok(fail(state, ws, id, &failure.code, &failure.reason).await?)
+        }
         FailureClass::ConnectionBroken => {
             let now = state.clock.now();
             let mut tx = state.store.begin().await.map_err(store_error)?;

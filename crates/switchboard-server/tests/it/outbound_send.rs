@@ -14,6 +14,7 @@ outbound_tests!(
     a_rate_limited_send_waits_for_retry_after_then_is_sent,
     an_expired_token_fails_the_reply_flags_the_connection_and_stops_sending,
     a_reply_quotes_the_platform_id_of_the_message_it_answers,
+    a_send_the_platform_keeps_refusing_fails_visibly_after_the_last_attempt,
 );
 
 fn fixture(path: &str) -> Value {
@@ -240,4 +241,28 @@ async fn a_reply_quotes_the_platform_id_of_the_message_it_answers(o: Outbound) {
         )
         .await;
     assert_eq!(status, 202, "a sent reply has a platform id too: {error}");
+}
+
+async fn a_send_the_platform_keeps_refusing_fails_visibly_after_the_last_attempt(o: Outbound) {
+    let t = o.thread(ChannelKind::Telegram, "7000001", "222").await;
+    o.fail_next(json!({"platform": "telegram", "code": 429, "retry_after": 1, "times": 100}))
+        .await;
+    let (_, queued) = o.reply(t.conversation, json!({"text": "Hello"})).await;
+    let id = queued["id"].as_str().unwrap();
+    let mut attempts = 0;
+    while !o.pending_jobs("send_message").await.is_empty() {
+        o.app.drain_jobs().await;
+        attempts += 1;
+        assert!(attempts <= 40, "the job never gave up");
+        o.app.clock.advance(time::Duration::hours(2));
+    }
+    let shown = o.message(t.conversation, id).await;
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert_eq!(shown["error_code"], "429");
+    assert!(
+        shown["error_reason"]
+            .as_str()
+            .unwrap()
+            .contains("send the message again")
+    );
 }

@@ -14,6 +14,7 @@ outbound_tests!(
     whatsapp_free_text_a_day_after_the_customer_is_refused_and_templates_need_opt_in,
     messenger_human_agent_tag_is_allowed_on_day_three_and_refused_on_day_eight,
     template_sync_reads_the_catalogue_and_consent_is_recorded_and_withdrawn,
+    tiktok_replies_stop_at_the_window_cap_and_after_48_hours,
 );
 
 const WA_PHONE: &str = "102290129340398";
@@ -255,4 +256,51 @@ async fn template_sync_reads_the_catalogue_and_consent_is_recorded_and_withdrawn
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
+}
+
+async fn tiktok_replies_stop_at_the_window_cap_and_after_48_hours(o: Outbound) {
+    let t = o
+        .thread(
+            ChannelKind::TikTok,
+            "7301234567890123456",
+            "u5JhpselBAhoPOlnH0tZ9y07kg==",
+        )
+        .await;
+    let cap = switchboard_core::window::WindowRules::default().tiktok_messages_per_window;
+    for n in 0..cap {
+        let (status, body) = o
+            .reply(t.conversation, json!({"text": format!("Reply {n}")}))
+            .await;
+        assert_eq!(status, 202, "{n}: {body}");
+    }
+    let (status, error) = o.reply(t.conversation, json!({"text": "One more"})).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("window_cap_reached"))
+    );
+
+    // The customer writes again: a new window with a fresh count, closing after 48 hours.
+    o.app.clock.advance(Duration::minutes(5));
+    let again = o
+        .inbound(
+            o.seeded.ws,
+            t.connection,
+            ChannelKind::TikTok,
+            "7301234567890123456",
+            &t.customer,
+            "Thanks",
+        )
+        .await;
+    assert_eq!(again.conversation, t.conversation);
+    o.app.clock.advance(Duration::hours(47));
+    let (status, body) = o
+        .reply(t.conversation, json!({"text": "Anything else?"}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    o.app.clock.advance(Duration::hours(2));
+    let (status, error) = o.reply(t.conversation, json!({"text": "Hello?"})).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("window_closed"))
+    );
 }

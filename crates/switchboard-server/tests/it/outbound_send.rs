@@ -15,6 +15,8 @@ outbound_tests!(
     an_expired_token_fails_the_reply_flags_the_connection_and_stops_sending,
     a_reply_quotes_the_platform_id_of_the_message_it_answers,
     a_send_the_platform_keeps_refusing_fails_visibly_after_the_last_attempt,
+    media_replies_reach_the_platform_as_its_media_messages,
+    an_unreachable_platform_leaves_the_reply_queued_for_a_retry,
 );
 
 fn fixture(path: &str) -> Value {
@@ -265,4 +267,66 @@ async fn a_send_the_platform_keeps_refusing_fails_visibly_after_the_last_attempt
             .unwrap()
             .contains("send the message again")
     );
+}
+
+async fn media_replies_reach_the_platform_as_its_media_messages(o: Outbound) {
+    let wa = o
+        .thread(ChannelKind::WhatsApp, WA_PHONE, "16505551234")
+        .await;
+    let tg = o.thread(ChannelKind::Telegram, "7000001", "222").await;
+    let media = json!({"media": {"kind": "image", "url": "https://cdn.example/blue.jpg",
+        "caption": "In blue"}});
+    for c in [wa.conversation, tg.conversation] {
+        let (status, body) = o.reply(c, media.clone()).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    o.app.drain_jobs().await;
+    let sent = &o.sends("whatsapp").await[0]["body"];
+    assert_eq!(sent["type"], "image");
+    assert_eq!(sent["image"]["link"], "https://cdn.example/blue.jpg");
+    assert_eq!(sent["image"]["caption"], "In blue");
+    let sent = &o.sends("telegram").await[0];
+    assert!(
+        sent["path"].as_str().unwrap().ends_with("/sendPhoto"),
+        "{sent}"
+    );
+    assert_eq!(sent["body"]["photo"], "https://cdn.example/blue.jpg");
+    let (_, list) = o
+        .get(&format!(
+            "/api/v1/conversations/{}/messages",
+            tg.conversation
+        ))
+        .await;
+    assert_eq!(list["data"][1]["status"], "sent");
+    assert_eq!(list["data"][1]["content"]["type"], "media");
+}
+
+async fn an_unreachable_platform_leaves_the_reply_queued_for_a_retry(o: Outbound) {
+    let t = o
+        .thread(ChannelKind::WhatsApp, WA_PHONE, "16505551234")
+        .await;
+    let (_, queued) = o.reply(t.conversation, json!({"text": "Hello"})).await;
+    let id: switchboard_core::MessageId = queued["id"].as_str().unwrap().parse().unwrap();
+    let Outbound {
+        app, sim, seeded, ..
+    } = o;
+    sim.shutdown().await.unwrap();
+    app.drain_jobs().await;
+    let message = app.store.message(seeded.ws, id).await.unwrap();
+    assert_eq!(message.status.as_str(), "queued");
+    let pending = app
+        .store
+        .jobs_in(seeded.ws, switchboard_store::jobs::JobState::Pending, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].attempts, 1);
+    assert!(
+        pending[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("unreachable")
+    );
+    assert!(pending[0].run_at > app.clock.now());
 }

@@ -13,7 +13,7 @@ use crate::json::ApiJson;
 use crate::routes::workspaces::{path_id, rfc3339};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use secrecy::SecretString;
 use switchboard_channels::SendTarget;
 use switchboard_core::channel::{
@@ -390,6 +390,24 @@ pub struct QueuedMessage {
     pub status: String,
 }
 
+/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "An Idempotency-Key is 1 to 255 visible ASCII characters.",
+            )
+        })
+}
+
 fn invalid(code: &'static str, message: impl Into<String>, field: &'static str) -> ApiError {
     ValidationError::new(code, message).on(field).into()
 }
@@ -489,7 +507,9 @@ fn parse_content(body: &SendRequest) -> Result<OutboundContent, ApiError> {
 /// Queues an agent's reply (agent). Refused before anything is stored when the reply window,
 /// the template catalogue, the contact's opt-in or the channel's state do not allow it.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
-    params(("id" = String, Path, description = "The conversation's id")),
+    params(("id" = String, Path, description = "The conversation's id"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes the request safe to retry: the same key answers the same message")),
     request_body = SendRequest,
     responses((status = 202, body = QueuedMessage), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -498,12 +518,33 @@ fn parse_content(body: &SendRequest) -> Result<OutboundContent, ApiError> {
 async fn send_message(
     State(state): State<AppState>,
     access: WorkspaceAccess,
+    headers: HeaderMap,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendRequest>,
 ) -> Result<(StatusCode, ApiJson<QueuedMessage>), ApiError> {
     access.require(Role::Agent)?;
     let id: ConversationId = path_id(&id)?;
     let ws = access.workspace_id;
+    let idempotency_key = idempotency_key(&headers)?;
+    if let Some(key) = &idempotency_key
+        && let Some(earlier) = state.store.message_by_idempotency_key(ws, key).await?
+    {
+        // A retried request: the same answer, nothing queued twice.
+        if earlier.conversation_id != id {
+            return Err(ApiError::Conflict {
+                code: "idempotency_key_reused",
+                message: "This Idempotency-Key was used for a message in another conversation."
+                    .to_owned(),
+            });
+        }
+        return Ok((
+            StatusCode::ACCEPTED,
+            ApiJson(QueuedMessage {
+                id: earlier.id.to_string(),
+                status: earlier.status.as_str().to_owned(),
+            }),
+        ));
+    }
     let content = parse_content(&body)?;
     let conversation = state.store.conversation(ws, id).await?;
     let kind = conversation.kind;
@@ -662,6 +703,7 @@ async fn send_message(
                 author: access.actor.user_id(),
                 content: &content,
                 reply_to_external_id: reply_to.as_deref(),
+                idempotency_key: idempotency_key.as_deref(),
             },
             now,
         )

@@ -17,6 +17,7 @@ outbound_tests!(
     a_send_the_platform_keeps_refusing_fails_visibly_after_the_last_attempt,
     media_replies_reach_the_platform_as_its_media_messages,
     an_unreachable_platform_leaves_the_reply_queued_for_a_retry,
+    a_retried_post_with_the_same_idempotency_key_queues_one_message,
 );
 
 fn fixture(path: &str) -> Value {
@@ -329,4 +330,47 @@ async fn an_unreachable_platform_leaves_the_reply_queued_for_a_retry(o: Outbound
             .contains("unreachable")
     );
     assert!(pending[0].run_at > app.clock.now());
+}
+
+async fn a_retried_post_with_the_same_idempotency_key_queues_one_message(o: Outbound) {
+    let t = o
+        .thread(ChannelKind::WhatsApp, WA_PHONE, "16505551234")
+        .await;
+    let other = o.thread(ChannelKind::Telegram, "7000001", "222").await;
+    let post = |c: switchboard_core::ConversationId, key: &str| {
+        o.api(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{c}/messages"),
+        )
+        .header("Idempotency-Key", key)
+        .json(&json!({"text": "Once"}))
+        .send()
+    };
+    let first: Value = post(t.conversation, "retry-1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = post(t.conversation, "retry-1").await.unwrap();
+    assert_eq!(again.status(), 202);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    o.app.drain_jobs().await;
+    let replay: Value = post(t.conversation, "retry-1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replay["id"], first["id"]);
+    assert_eq!(replay["status"], "sent");
+    assert_eq!(o.sends("whatsapp").await.len(), 1);
+
+    let r = post(other.conversation, "retry-1").await.unwrap();
+    assert_eq!(r.status(), 409);
+    let r = post(t.conversation, "with space").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post(t.conversation, "retry-2").await.unwrap();
+    assert_eq!(r.status(), 202);
 }

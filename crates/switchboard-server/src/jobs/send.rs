@@ -313,6 +313,7 @@ pub(crate) fn build_request(
         ChannelKind::Instagram => instagram::build_send(target, msg),
         ChannelKind::Telegram => telegram::build_send(target, msg),
         ChannelKind::TikTok => tiktok::build_send(target, msg),
+        // Nothing to build: the visitor's browser fetches widget replies from us.
         ChannelKind::Widget => Ok(HttpRequest {
             method: http::Method::POST,
             url: String::new(),
@@ -331,7 +332,16 @@ fn read_response(
         ChannelKind::Messenger => messenger::read_send_response,
         ChannelKind::Instagram => instagram::read_send_response,
         ChannelKind::Telegram => telegram::read_send_response,
-        ChannelKind::TikTok | ChannelKind::Widget => tiktok::read_send_response,
+        ChannelKind::TikTok => tiktok::read_send_response,
+        // The widget has no platform to answer (`send` records its replies directly).
+        ChannelKind::Widget => {
+            return Err(SendFailure {
+                class: FailureClass::AgentMustAct,
+                code: "unsupported".into(),
+                reason: "The web widget has no platform to send to.".into(),
+                retry_after: None,
+            });
+        }
     };
     read(r.status, &r.headers, &r.body)
 }

@@ -5,7 +5,7 @@ use crate::audit;
 use crate::auth::{ClientInfo, WorkspaceAccess};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
-use crate::routes::conversations::{invalid_cursor, nonempty, parse_limit, parse_query};
+use crate::routes::paging::{invalid_cursor, nonempty, parse_limit, parse_query};
 use crate::routes::workspaces::{path_id, rfc3339};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};

@@ -10,6 +10,7 @@ use crate::auth::WorkspaceAccess;
 use crate::error::{ApiError, ErrorBody};
 use crate::jobs::send;
 use crate::json::ApiJson;
+use crate::routes::paging::{invalid_cursor, nonempty, parse_limit, parse_query};
 use crate::routes::workspaces::{path_id, rfc3339};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -37,9 +38,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_messages, send_message))
 }
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 200;
-
 /// Texts longer than the platform carries are refused here rather than by the platform:
 /// WhatsApp and Telegram take 4096 characters, Messenger and Instagram 2000.
 fn text_limit(kind: ChannelKind) -> usize {
@@ -47,41 +45,6 @@ fn text_limit(kind: ChannelKind) -> usize {
         ChannelKind::Messenger | ChannelKind::Instagram => 2000,
         _ => 4096,
     }
-}
-
-pub(crate) fn nonempty(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-pub(crate) fn parse_query<T: serde::de::DeserializeOwned>(
-    raw: Option<&str>,
-) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(raw.unwrap_or_default())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))
-}
-
-pub(crate) fn parse_limit(v: &Option<String>) -> Result<i64, ApiError> {
-    match nonempty(v) {
-        None => Ok(DEFAULT_LIMIT),
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ValidationError::new(
-                    "invalid_limit",
-                    format!("The limit is a number from 1 to {MAX_LIMIT}."),
-                )
-                .on("limit")
-                .into()
-            }),
-    }
-}
-
-pub(crate) fn invalid_cursor() -> ApiError {
-    ValidationError::new("invalid_cursor", "Use the next_cursor of a previous page.")
-        .on("cursor")
-        .into()
 }
 
 #[derive(serde::Serialize, ToSchema)]

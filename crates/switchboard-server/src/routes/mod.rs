@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod login;
 pub mod members;
+pub mod paging;
 pub mod password_reset;
 pub mod settings_profile;
 pub mod settings_security;

@@ -63,6 +63,23 @@ impl JobHandler for SendMessage {
             .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
         match send(state, &p).await {
             Ok(()) => Ok(()),
+            // Never sendable (no token in the credentials, ...): the message shows it, and the
+            // dead job shows the operator why. A message erased meanwhile has nothing to show.
+            Err(Stop::Job(JobError::Permanent(e))) => {
+                let shown = fail(
+                    state,
+                    p.workspace_id,
+                    p.message_id,
+                    "send_failed",
+                    "Switchboard could not send this message; an administrator can see why \
+                     among the dead jobs.",
+                )
+                .await;
+                if let Err(JobError::Retry { error, .. }) = shown {
+                    return Err(JobError::retry(error));
+                }
+                Err(JobError::Permanent(e))
+            }
             Err(Stop::Job(e)) => Err(e),
             // The last attempt: the message must not stay `queued` behind a dead job.
             Err(Stop::Later { code, reason, .. }) if job.attempts >= job.max_attempts => {

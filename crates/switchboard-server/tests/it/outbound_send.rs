@@ -18,6 +18,7 @@ outbound_tests!(
     media_replies_reach_the_platform_as_its_media_messages,
     an_unreachable_platform_leaves_the_reply_queued_for_a_retry,
     a_retried_post_with_the_same_idempotency_key_queues_one_message,
+    a_message_that_can_never_be_sent_shows_failed_and_its_job_is_dead,
 );
 
 fn fixture(path: &str) -> Value {
@@ -373,4 +374,43 @@ async fn a_retried_post_with_the_same_idempotency_key_queues_one_message(o: Outb
     assert_eq!(r.status(), 400);
     let r = post(t.conversation, "retry-2").await.unwrap();
     assert_eq!(r.status(), 202);
+}
+
+async fn a_message_that_can_never_be_sent_shows_failed_and_its_job_is_dead(o: Outbound) {
+    let t = o
+        .thread(ChannelKind::WhatsApp, WA_PHONE, "16505551234")
+        .await;
+    let mut tx = o.app.store.begin().await.unwrap();
+    tx.replace_credentials(
+        o.seeded.ws,
+        t.connection,
+        &secrecy::SecretString::from(r#"{"app_secret":"no token here"}"#.to_owned()),
+        &o.app.state.master_key,
+        o.app.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (_, queued) = o.reply(t.conversation, json!({"text": "Hello"})).await;
+    o.app.drain_jobs().await;
+    let shown = o
+        .message(t.conversation, queued["id"].as_str().unwrap())
+        .await;
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert_eq!(shown["error_code"], "send_failed");
+    let dead = o
+        .app
+        .store
+        .jobs_in(o.seeded.ws, switchboard_store::jobs::JobState::Dead, 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("access token")
+    );
+    assert!(o.sends("whatsapp").await.is_empty());
 }

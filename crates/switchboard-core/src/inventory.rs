@@ -526,6 +526,8 @@ pub static TABLES: &[Table] = &[
             col("error_reason", NotPersonal),
             col("author_user_id", NotPersonal),
             col("reply_to_external_id", NotPersonal),
+            // A key the API client chose to make a reply's POST safe to retry.
+            col("idempotency_key", NotPersonal),
             col("platform_at", Usage),
             col("created_at", NotPersonal),
             col("updated_at", NotPersonal),

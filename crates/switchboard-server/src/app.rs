@@ -33,6 +33,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::audit::api_router())
         .merge(routes::jobs::api_router())
         .merge(routes::api_me::api_router())
+        .merge(routes::conversations::api_router())
+        .merge(routes::contacts::api_router())
+        .merge(routes::templates::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {

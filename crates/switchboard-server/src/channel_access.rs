@@ -16,6 +16,14 @@ pub fn credentials_json(token: &SecretString) -> SecretString {
     SecretString::from(serde_json::json!({ "access_token": token.expose_secret() }).to_string())
 }
 
+/// The access token in a credentials document.
+pub fn token_in(credentials: &SecretString) -> Option<SecretString> {
+    let doc: serde_json::Value = serde_json::from_str(credentials.expose_secret()).ok()?;
+    doc.get("access_token")
+        .and_then(serde_json::Value::as_str)
+        .map(|t| SecretString::from(t.to_owned()))
+}
+
 /// The connection's token. `NotFound` once it was disconnected.
 pub async fn access_token(
     state: &AppState,
@@ -26,13 +34,7 @@ pub async fn access_token(
         .store
         .connection_credentials(ws, id, &state.master_key)
         .await?;
-    let value: serde_json::Value = serde_json::from_str(doc.expose_secret())
-        .map_err(|_| StoreError::Corrupt("connection credentials are not JSON".into()))?;
-    value
-        .get("access_token")
-        .and_then(serde_json::Value::as_str)
-        .map(|t| SecretString::from(t.to_owned()))
-        .ok_or(StoreError::NotFound)
+    token_in(&doc).ok_or_else(|| StoreError::Corrupt("connection credentials hold no token".into()))
 }
 
 /// The base URL of the platform's API (the simulator's in tests and the demo).
@@ -45,5 +47,18 @@ pub fn api_base(config: &PlatformConfig, kind: ChannelKind) -> &str {
         ChannelKind::TikTok => &config.tiktok_api_base,
         // The widget is served by Switchboard itself.
         ChannelKind::Widget => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_back_from_the_sealed_document() {
+        let doc = credentials_json(&SecretString::from("abc".to_owned()));
+        assert_eq!(token_in(&doc).unwrap().expose_secret(), "abc");
+        assert!(token_in(&SecretString::from("{}".to_owned())).is_none());
+        assert!(token_in(&SecretString::from("not json".to_owned())).is_none());
     }
 }

@@ -24,6 +24,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Talks to the messaging platforms' APIs.
     pub platform_http: crate::platform_http::PlatformHttp,
+    /// Per-connection send throughput in this process.
+    pub send_limiter: crate::jobs::send::SendLimiter,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             master_key,
             metrics: Metrics::new(),
             platform_http: crate::platform_http::PlatformHttp::new(),
+            send_limiter: Default::default(),
         }))
     }
 }

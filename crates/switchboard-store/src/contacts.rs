@@ -186,6 +186,50 @@ impl Store {
         })
     }
 
+    /// A page of the workspace's contacts, newest first, whose name or any identity
+    /// (platform id, username, phone) contains `query` (case-insensitive; all when `None`),
+    /// starting after the contact `after`.
+    pub async fn search_contacts(
+        &self,
+        ws: WorkspaceId,
+        query: Option<&str>,
+        after: Option<ContactId>,
+        limit: i64,
+    ) -> Result<Vec<Contact>> {
+        let pattern = query.map(|q| {
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT c.id FROM contacts c WHERE c.workspace_id = $1 \
+             AND ($2 IS NULL OR c.id < $2) \
+             AND ($3 IS NULL OR LOWER(COALESCE(c.display_name, '')) LIKE $3 ESCAPE '\\' \
+               OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id \
+                 AND (LOWER(i.external_id) LIKE $3 ESCAPE '\\' \
+                   OR LOWER(COALESCE(i.username, '')) LIKE $3 ESCAPE '\\' \
+                   OR LOWER(COALESCE(i.phone, '')) LIKE $3 ESCAPE '\\'))) \
+             ORDER BY c.id DESC LIMIT $4",
+        )
+        .bind(ws.to_string())
+        .bind(after.map(|a| a.to_string()))
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let mut contacts = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id: ContactId = id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("a contact id is not a UUID".into()))?;
+            contacts.push(self.contact(ws, id).await?);
+        }
+        Ok(contacts)
+    }
+
     /// The contact known on `connection` by the platform id `external_id`.
     pub async fn contact_by_identity(
         &self,

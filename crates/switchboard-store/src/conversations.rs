@@ -58,6 +58,24 @@ pub struct ReplyTarget {
     pub sent_since_last_inbound: u32,
 }
 
+/// Which conversations to list, and where the page starts.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub connection: Option<ConnectionId>,
+    pub kind: Option<ChannelKind>,
+    /// Start after this conversation: its activity time and id (the last of the previous page).
+    pub after: Option<(Timestamp, ConversationId)>,
+    pub limit: i64,
+}
+
+impl Conversation {
+    /// What the listing orders by: the last message, or the creation when there is none.
+    pub fn activity_at(&self) -> Timestamp {
+        self.last_message_at.unwrap_or(self.created_at)
+    }
+}
+
 const COLUMNS: &str = "c.id, c.workspace_id, c.contact_id, c.connection_id, k.kind, c.status, \
      c.assignee_user_id, c.last_message_at, c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at";
 const FROM: &str = "FROM conversations c JOIN channel_connections k ON k.id = c.connection_id";
@@ -254,6 +272,36 @@ impl Store {
         .bind(ws.to_string())
         .bind(status.map(|s| s.as_str()))
         .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(conversation_from).collect()
+    }
+
+    /// A page of the workspace's conversations, newest activity first (the last message, or
+    /// the creation when there is none), filtered by status, connection and channel.
+    pub async fn conversation_page(
+        &self,
+        ws: WorkspaceId,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>> {
+        let (after_at, after_id) = match filter.after {
+            Some((at, id)) => (Some(ms(at)), Some(id.to_string())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} {FROM} WHERE c.workspace_id = $1 AND ($2 IS NULL OR c.status = $2) \
+             AND ($3 IS NULL OR c.connection_id = $3) AND ($4 IS NULL OR k.kind = $4) \
+             AND ($5 IS NULL OR COALESCE(c.last_message_at, c.created_at) < $5 \
+               OR (COALESCE(c.last_message_at, c.created_at) = $5 AND c.id < $6)) \
+             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $7"
+        ))
+        .bind(ws.to_string())
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.connection.map(|c| c.to_string()))
+        .bind(filter.kind.map(|k| k.as_str()))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(filter.limit)
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(conversation_from).collect()

@@ -14,6 +14,7 @@
 
 use crate::connections::ConnectionStatus;
 use crate::conversations::Placement;
+use crate::error::on_unique;
 use crate::row::{RowExt, found, known, ms, text_enum};
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
@@ -246,6 +247,8 @@ pub struct NewOutbound<'a> {
     pub content: &'a OutboundContent,
     /// The platform id of the message it answers.
     pub reply_to_external_id: Option<&'a str>,
+    /// The API client's `Idempotency-Key`: unique per workspace.
+    pub idempotency_key: Option<&'a str>,
 }
 
 fn message_lock(connection: ConnectionId, external_id: &str) -> String {
@@ -612,9 +615,9 @@ impl Tx {
         let done = sqlx::query(
             "INSERT INTO messages (id, workspace_id, conversation_id, connection_id, contact_id, \
              direction, content, text, status, status_rank, author_user_id, reply_to_external_id, \
-             created_at, updated_at) \
+             created_at, updated_at, idempotency_key) \
              SELECT $1, workspace_id, id, connection_id, contact_id, 'outbound', $3, $4, 'queued', 0, \
-             $5, $6, $7, $7 FROM conversations WHERE workspace_id = $2 AND id = $8",
+             $5, $6, $7, $7, $9 FROM conversations WHERE workspace_id = $2 AND id = $8",
         )
         .bind(id.to_string())
         .bind(ws.to_string())
@@ -624,8 +627,15 @@ impl Tx {
         .bind(new.reply_to_external_id)
         .bind(ms(now))
         .bind(conversation.to_string())
+        .bind(new.idempotency_key)
         .execute(self.conn())
-        .await?;
+        .await
+        .map_err(StoreError::from);
+        let done = on_unique(
+            done,
+            "idempotency_key_in_use",
+            "A request with this Idempotency-Key is already being handled.",
+        )?;
         found(done)?;
         self.note_message(ws, conversation, now, false).await?;
         Ok(id)
@@ -769,6 +779,22 @@ impl Store {
         let mut messages = rows.iter().map(message_from).collect::<Result<Vec<_>>>()?;
         messages.reverse();
         Ok(messages)
+    }
+
+    /// The outbound message queued with the API client's `Idempotency-Key`.
+    pub async fn message_by_idempotency_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+    ) -> Result<Option<Message>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE workspace_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(key)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(message_from).transpose()
     }
 
     /// The message with platform id `external_id` on `connection`.

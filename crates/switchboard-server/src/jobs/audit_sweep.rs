@@ -27,11 +27,11 @@ impl JobHandler for AuditSweep {
         let anonymised = store
             .anonymise_audit_before(now - age(state.config.audit_anonymise_after)?, now)
             .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            .map_err(JobError::retry)?;
         let deleted = store
             .delete_audit_before(now - age(state.config.audit_retention)?)
             .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            .map_err(JobError::retry)?;
         tracing::info!(anonymised, deleted, "audit log swept");
         Ok(())
     }

@@ -56,7 +56,7 @@ impl JobHandler for SendEmail {
             Ok(()) => Ok(()),
             Err(e @ MailError::BadAddress) => Err(JobError::Permanent(e.to_string())),
             Err(e) if e.is_permanent() => Err(JobError::Permanent(e.to_string())),
-            Err(e) => Err(JobError::Retry(e.to_string())),
+            Err(e) => Err(JobError::retry(e)),
         }
     }
 }

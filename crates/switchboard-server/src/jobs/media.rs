@@ -86,7 +86,7 @@ impl JobHandler for MediaDownload {
             Ok(media) => media,
             // Erased since: nothing to do.
             Err(StoreError::NotFound) => return Ok(()),
-            Err(e) => return Err(JobError::Retry(e.to_string())),
+            Err(e) => return Err(JobError::retry(e.to_string())),
         };
         if media.state != MediaState::Pending {
             return Ok(());
@@ -101,14 +101,14 @@ impl JobHandler for MediaDownload {
                 if let Some(expected) = expected_sha
                     && !same_checksum(&expected, &digest)
                 {
-                    return Err(JobError::Retry(
-                        "the downloaded file does not match the platform's checksum".into(),
+                    return Err(JobError::retry(
+                        "the downloaded file does not match the platform's checksum",
                     ));
                 }
                 let key = format!("{ws}/{}", payload.media_id);
                 write_file(&state.config.media_dir, &key, &bytes)
                     .await
-                    .map_err(|e| JobError::Retry(format!("writing the media file: {e}")))?;
+                    .map_err(|e| JobError::retry(format!("writing the media file: {e}")))?;
                 let now = state.clock.now();
                 let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
                 let stored = StoredMedia {
@@ -124,7 +124,7 @@ impl JobHandler for MediaDownload {
                 tx.commit().await.map_err(retry)?;
                 Ok(())
             }
-            Err(Outcome::Retry(e)) => Err(JobError::Retry(e)),
+            Err(Outcome::Retry(e)) => Err(JobError::retry(e)),
             Err(Outcome::Failed(e)) => fail(state, ws, payload.media_id, &e).await,
             Err(Outcome::Broken(reason)) => {
                 let now = state.clock.now();
@@ -163,7 +163,7 @@ fn same_checksum(expected: &str, digest: &[u8]) -> bool {
 }
 
 fn retry(e: StoreError) -> JobError {
-    JobError::Retry(e.to_string())
+    JobError::retry(e.to_string())
 }
 
 async fn fail(

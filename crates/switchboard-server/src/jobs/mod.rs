@@ -11,7 +11,9 @@ pub mod audit_sweep;
 pub mod email;
 pub mod media;
 pub mod schedules;
+pub mod send;
 pub mod sweeps;
+pub mod templates;
 
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -21,12 +23,26 @@ use switchboard_store::jobs::Job;
 /// Why a job attempt failed.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// Worth another attempt later (a network error, a busy platform).
-    #[error("{0}")]
-    Retry(String),
+    /// Worth another attempt later (a network error, a busy platform); not before `after`
+    /// when the other side said how long to wait (`Retry-After`).
+    #[error("{error}")]
+    Retry {
+        error: String,
+        after: Option<time::Duration>,
+    },
     /// Will never succeed (a malformed payload); goes straight to dead.
     #[error("{0}")]
     Permanent(String),
+}
+
+impl JobError {
+    /// Retry after the usual backoff.
+    pub fn retry(error: impl std::fmt::Display) -> Self {
+        JobError::Retry {
+            error: error.to_string(),
+            after: None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -48,6 +64,8 @@ impl Registry {
         registry.add(audit_sweep::AuditSweep);
         registry.add(sweeps::SessionSweep);
         registry.add(media::MediaDownload);
+        registry.add(send::SendMessage);
+        registry.add(templates::TemplateSync);
         registry
     }
 
@@ -145,9 +163,7 @@ impl Worker {
         let outcome = match self.registry.0.get(job.kind.as_str()) {
             Some(handler) => tokio::time::timeout(limit, handler.run(&self.state, job))
                 .await
-                .unwrap_or_else(|_| {
-                    Err(JobError::Retry("timed out before its lease ended".into()))
-                }),
+                .unwrap_or_else(|_| Err(JobError::retry("timed out before its lease ended"))),
             None => Err(JobError::Permanent(format!(
                 "no handler for job kind {}",
                 job.kind
@@ -157,8 +173,10 @@ impl Worker {
         let store = &self.state.store;
         let (label, recorded) = match &outcome {
             Ok(()) => ("done", store.complete_job(job.id, &self.id, now).await?),
-            Err(JobError::Retry(e)) if job.attempts < job.max_attempts => {
-                let retry_at = now + backoff(job.attempts);
+            Err(JobError::Retry { error: e, after }) if job.attempts < job.max_attempts => {
+                // The platform's own `Retry-After` wins when it asks for longer.
+                let wait = after.map_or(backoff(job.attempts), |a| a.max(backoff(job.attempts)));
+                let retry_at = now + wait;
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
                 let recorded = store
                     .fail_job(job.id, &self.id, e, Some(retry_at), now)

@@ -30,7 +30,7 @@ impl JobHandler for SessionSweep {
         let idle = time::Duration::try_from(state.config.session_idle_timeout)
             .unwrap_or(time::Duration::hours(2));
         let store = &state.store;
-        let retry = |e: switchboard_store::StoreError| JobError::Retry(e.to_string());
+        let retry = |e: switchboard_store::StoreError| JobError::retry(e);
         let sessions = store
             .delete_stale_sessions(now, now - idle)
             .await

@@ -4,6 +4,7 @@
 use crate::auth::{WebUser, WorkspaceAccess};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
+use crate::routes::paging::nonempty;
 use crate::routes::workspaces::{rfc3339, web_admin};
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
@@ -94,10 +95,6 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
     /// 1 to 200; 50 by default.
     pub limit: Option<String>,
-}
-
-fn nonempty(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn parse_time(

@@ -213,6 +213,7 @@ async fn disconnect_clears_credentials_and_enqueues_erasure_in_the_same_transact
                 author: None,
                 content: &content,
                 reply_to_external_id: None,
+                idempotency_key: None,
             },
             t0(),
         )

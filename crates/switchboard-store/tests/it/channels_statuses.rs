@@ -79,6 +79,7 @@ async fn queue(tx: &mut switchboard_store::Tx, f: &Fixture, conv: ConversationId
                 body: "Hello!".into(),
             },
             reply_to_external_id: Some("wamid.in"),
+            idempotency_key: None,
         },
         t0(),
     )

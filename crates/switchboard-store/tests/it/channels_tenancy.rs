@@ -150,6 +150,7 @@ async fn another_workspace_finds_nothing(store: Store) {
                 author: None,
                 content: &content,
                 reply_to_external_id: None,
+                idempotency_key: None,
             },
             t0(),
         )

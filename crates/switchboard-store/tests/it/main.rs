@@ -14,6 +14,7 @@ mod channels_connections;
 mod channels_consent;
 mod channels_fixtures;
 mod channels_ingest;
+mod channels_listing;
 mod channels_statuses;
 mod channels_tenancy;
 mod inventory;

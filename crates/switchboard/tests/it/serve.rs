@@ -175,6 +175,31 @@ fn serve_demo_seeds_once_and_prints_the_login(i: &Instance) {
         channels.contains("simulator at http://127.0.0.1:"),
         "{channels}"
     );
+    // The simulated customer's message travels as a signed webhook into the demo inbox.
+    let token = i.json(
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "demo",
+            "--role",
+            "agent",
+            "--json",
+        ],
+        None,
+    );
+    let token = token["token"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http_get(&first.addr, "/api/v1/conversations", Some(&token)).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if !list["data"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the demo message never arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(first.terminate(), Some(0));
 
     let mut second = Server::start(i, &["--demo"]);

@@ -2,6 +2,9 @@
 //! the platform's account id, then written in one transaction, with a `media_download` job for
 //! each new attachment enqueued in that same transaction.
 //!
+//! On SQLite the write goes through [`crate::group_commit`], which shares one commit among the
+//! webhooks that arrived together; on PostgreSQL each request has its own transaction.
+//!
 //! Invariants: nothing here does network I/O (the request path stays short; downloads are
 //! jobs); the caller answers the platform only after [`ingest`] returned, i.e. after the
 //! commit; an event for an unknown or disconnected account is counted and dropped, never
@@ -125,6 +128,18 @@ pub async fn ingest(
         return Ok(report);
     }
     let now = state.clock.now();
+    if let Some(committer) = &state.group_commit {
+        let owned = routed
+            .into_iter()
+            .map(|(event, route)| (event.clone(), route))
+            .collect();
+        let written = committer.ingest(owned, now).await?;
+        report.stored += written.stored;
+        report.duplicates += written.duplicates;
+        report.updates += written.updates;
+        report.unhandled += written.unhandled;
+        return Ok(report);
+    }
     let mut tx = state.store.begin().await?;
     for (event, route) in routed {
         apply(&mut tx, event, &route, now, &mut report).await?;
@@ -133,7 +148,7 @@ pub async fn ingest(
     Ok(report)
 }
 
-async fn apply(
+pub(crate) async fn apply(
     tx: &mut Tx,
     event: &InboundEvent,
     route: &Route,

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod channel_access;
 pub mod config;
 pub mod error;
+pub mod group_commit;
 pub mod ingest;
 pub mod jobs;
 pub mod json;

@@ -22,6 +22,8 @@ pub struct Inner {
     pub sealer: Sealer,
     pub master_key: MasterKey,
     pub metrics: Metrics,
+    /// Shares commits among concurrent webhooks (SQLite only; see `group_commit`).
+    pub group_commit: Option<crate::group_commit::GroupCommitter>,
     /// Talks to the messaging platforms' APIs.
     pub platform_http: crate::platform_http::PlatformHttp,
     /// Per-connection send throughput in this process.
@@ -36,7 +38,13 @@ impl AppState {
         mailer: Arc<dyn Mailer>,
         master_key: MasterKey,
     ) -> Self {
+        // SQLite has one writer and pays an fsync per commit: batch. Needs a runtime, which
+        // every server has.
+        let group_commit = (store.backend() == switchboard_store::Backend::Sqlite
+            && tokio::runtime::Handle::try_current().is_ok())
+        .then(|| crate::group_commit::GroupCommitter::start(store.clone()));
         Self(Arc::new(Inner {
+            group_commit,
             store,
             clock,
             config,
@@ -45,6 +53,7 @@ impl AppState {
             master_key,
             metrics: Metrics::new(),
             platform_http: crate::platform_http::PlatformHttp::new(),
+
             send_limiter: Default::default(),
         }))
     }

@@ -65,6 +65,31 @@ impl Tx {
         Ok(())
     }
 
+    /// Marks a point this transaction can roll back to without giving up what came before
+    /// (group commit: one request's failure must not undo the others in the batch).
+    pub async fn savepoint(&mut self) -> Result<()> {
+        sqlx::query("SAVEPOINT sb_item")
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps what was written since the last [`Tx::savepoint`].
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        sqlx::query("RELEASE SAVEPOINT sb_item")
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since the last [`Tx::savepoint`], keeping the rest.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        sqlx::query("ROLLBACK TO SAVEPOINT sb_item")
+            .execute(self.conn())
+            .await?;
+        self.release_savepoint().await
+    }
+
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.0
     }

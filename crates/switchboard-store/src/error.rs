@@ -14,6 +14,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database could not take a write (a group commit that failed as a whole).
+    #[error("the database could not take the write: {0}")]
+    Unavailable(String),
     /// A stored value could not be read back (a bad id, an unknown enum value).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -29,9 +32,10 @@ impl StoreError {
             StoreError::NotFound => "not_found",
             StoreError::Conflict { code, .. } => code,
             StoreError::UnsupportedUrl(_) => "unsupported_database_url",
-            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
-                "storage_error"
-            }
+            StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Unavailable(_) => "storage_error",
             StoreError::Sealing(e) => e.code(),
         }
     }

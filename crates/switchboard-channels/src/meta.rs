@@ -145,6 +145,27 @@ pub fn account_request(target: &crate::SendTarget<'_>) -> crate::HttpRequest {
     }
 }
 
+/// Stops the app's webhooks for a page, an Instagram account or a WhatsApp business account:
+/// `DELETE /{object}/subscribed_apps` with the connection's token (on disconnect).
+pub fn unsubscribe_app_request(
+    target: &crate::SendTarget<'_>,
+    object_id: &str,
+) -> crate::HttpRequest {
+    use secrecy::ExposeSecret as _;
+    crate::HttpRequest {
+        method: http::Method::DELETE,
+        url: format!(
+            "{}/{GRAPH_API_VERSION}/{object_id}/subscribed_apps",
+            target.base_url.trim_end_matches('/')
+        ),
+        headers: vec![(
+            "authorization".to_owned(),
+            format!("Bearer {}", target.token.expose_secret()),
+        )],
+        body: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

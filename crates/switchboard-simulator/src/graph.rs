@@ -55,6 +55,7 @@ pub async fn call(state: &Arc<State>, rest: &[&str], request: Incoming) -> Respo
         ("POST", [ig_user, "media_publish"]) => publish(state, ig_user, &token, &request),
         ("GET", [id]) => object(state, id, &token, &request),
         ("POST", [comment]) => hide_comment(state, comment, &token, &request),
+        ("DELETE", [object, "subscribed_apps"]) => unsubscribe(state, object, &token, &request),
         _ => unknown_path(),
     }
 }
@@ -725,6 +726,24 @@ fn hide_comment(state: &State, comment: &str, token: &str, request: &Incoming) -
         Platform::Instagram,
         request,
         comment,
+        None,
+        body,
+        answer,
+    )
+}
+
+/// `DELETE /{page, Instagram account or WhatsApp business account}/subscribed_apps`: the app
+/// stops receiving that object's webhooks. Recorded under Messenger: Graph ids do not say
+/// which kind of object they name.
+fn unsubscribe(state: &State, object: &str, token: &str, request: &Incoming) -> Response {
+    let body = state::body_json(&request.body);
+    let answer = check_token(state, token, Platform::Messenger, object)
+        .unwrap_or_else(|| Answer::ok(json!({ "success": true })));
+    finish(
+        state,
+        Platform::Messenger,
+        request,
+        object,
         None,
         body,
         answer,

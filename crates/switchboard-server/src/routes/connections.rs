@@ -510,23 +510,7 @@ async fn disconnect(
 ) -> Result<Connection, ApiError> {
     access.require(Role::Admin)?;
     let connection = state.store.connection(access.workspace_id, id).await?;
-    if connection.kind == ChannelKind::Telegram
-        && let Ok(token) = channel_access::access_token(state, access.workspace_id, id).await
-    {
-        // Best effort: the token is deleted below whatever Telegram says.
-        let target = SendTarget {
-            base_url: &state.config.platforms.telegram_api_base,
-            account_id: &connection.account_id,
-            token: &token,
-        };
-        if let Err(e) = state
-            .platform_http
-            .execute(&telegram::delete_webhook_request(&target))
-            .await
-        {
-            tracing::warn!(error = %e, "Telegram deleteWebhook failed; disconnecting anyway");
-        }
-    }
+    unsubscribe_webhooks(state, access.workspace_id, &connection).await;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     tx.disconnect(access.workspace_id, id, now).await?;
@@ -542,6 +526,55 @@ async fn disconnect(
     let connection = tx.connection(access.workspace_id, id).await?;
     tx.commit().await?;
     Ok(connection)
+}
+
+/// Asks the platform to stop sending this connection's webhooks, while its token still
+/// exists: Telegram `deleteWebhook`; Meta `DELETE /{object}/subscribed_apps` (the page, the
+/// Instagram account, or the WhatsApp business account). Best effort: the token is deleted
+/// afterwards whatever the platform says, and webhooks that still arrive for a disconnected
+/// connection are acknowledged and dropped.
+async fn unsubscribe_webhooks(
+    state: &AppState,
+    ws: switchboard_core::WorkspaceId,
+    connection: &Connection,
+) {
+    let Ok(token) = channel_access::access_token(state, ws, connection.id).await else {
+        return;
+    };
+    let base = api_base(&state.config.platforms, connection.kind);
+    let target = SendTarget {
+        base_url: base,
+        account_id: &connection.account_id,
+        token: &token,
+    };
+    let request = match connection.kind {
+        ChannelKind::Telegram => telegram::delete_webhook_request(&target),
+        ChannelKind::Messenger | ChannelKind::Instagram => {
+            switchboard_channels::meta::unsubscribe_app_request(&target, &connection.account_id)
+        }
+        ChannelKind::WhatsApp => match connection
+            .settings
+            .get("business_account_id")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some(waba) => switchboard_channels::meta::unsubscribe_app_request(&target, waba),
+            None => return,
+        },
+        ChannelKind::TikTok | ChannelKind::Widget => return,
+    };
+    match state.platform_http.execute(&request).await {
+        Ok(answer) if answer.status.is_success() => {}
+        Ok(answer) => tracing::warn!(
+            kind = connection.kind.as_str(),
+            status = answer.status.as_u16(),
+            "the platform refused to drop the webhook subscription; disconnecting anyway"
+        ),
+        Err(e) => tracing::warn!(
+            kind = connection.kind.as_str(),
+            error = %e,
+            "the platform could not be asked to drop the webhook subscription; disconnecting anyway"
+        ),
+    }
 }
 
 /// Connects a channel (admin). Secrets are sealed and never returned.

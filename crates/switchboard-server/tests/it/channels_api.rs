@@ -390,3 +390,38 @@ async fn settings_page_connects_tests_and_disconnects_behind_step_up(env: Env) {
     let stored = env.app.store.connection(env.ws.ws, id).await.unwrap();
     assert_eq!(stored.status, ConnectionStatus::Disconnected);
 }
+
+channel_tests!(disconnecting_a_meta_channel_drops_its_webhook_subscription);
+
+async fn disconnecting_a_meta_channel_drops_its_webhook_subscription(env: Env) {
+    let created = env.connect_all().await;
+    let page = created.iter().find(|c| c["kind"] == "messenger").unwrap();
+    let page_id = page["account_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/channels/{}", page["id"].as_str().unwrap());
+    seed::step_up(&env.app, &env.ws.owner).await;
+    let r = seed::browser(&env.app, Method::DELETE, &path, &env.ws.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sends: Value = reqwest::Client::new()
+        .get(format!("{}/_sim/sends?platform=messenger", env.sim.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let unsubscribed: Vec<&Value> = sends["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["method"] == "DELETE")
+        .collect();
+    assert_eq!(unsubscribed.len(), 1, "{sends}");
+    assert_eq!(
+        unsubscribed[0]["path"],
+        format!("/v21.0/{page_id}/subscribed_apps")
+    );
+    assert_eq!(unsubscribed[0]["response"]["success"], true);
+}

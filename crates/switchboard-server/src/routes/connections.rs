@@ -183,8 +183,28 @@ fn optional(value: Option<&str>, field: &'static str) -> Result<Option<String>, 
         .transpose()
 }
 
+/// A connection that holds one access token: the account id and the token read from the
+/// named fields, the name defaulting to "<label> <account id>".
+fn with_token(
+    kind: ChannelKind,
+    label: &str,
+    (account, account_field): (&str, &'static str),
+    (token, token_field): (&str, &'static str),
+    name: Option<&str>,
+    meta_user_id: Option<&str>,
+) -> Result<Prepared, ValidationError> {
+    let account_id = required(account, account_field)?;
+    Ok(Prepared {
+        kind,
+        name: optional(name, "name")?.unwrap_or_else(|| format!("{label} {account_id}")),
+        account_id,
+        token: Some(SecretString::from(required(token, token_field)?)),
+        meta_user_id: optional(meta_user_id, "meta_user_id")?,
+        settings: serde_json::json!({}),
+    })
+}
+
 fn prepare(body: ConnectChannel) -> Result<Prepared, ValidationError> {
-    let secret = |v: &str, field| required(v, field).map(SecretString::from);
     Ok(match body {
         ConnectChannel::Whatsapp {
             phone_number_id,
@@ -193,69 +213,57 @@ fn prepare(body: ConnectChannel) -> Result<Prepared, ValidationError> {
             name,
             meta_user_id,
         } => {
-            let account_id = required(&phone_number_id, "phone_number_id")?;
-            Prepared {
-                kind: ChannelKind::WhatsApp,
-                name: optional(name.as_deref(), "name")?
-                    .unwrap_or_else(|| format!("WhatsApp {account_id}")),
-                account_id,
-                token: Some(secret(&access_token, "access_token")?),
-                meta_user_id: optional(meta_user_id.as_deref(), "meta_user_id")?,
-                settings: serde_json::json!({
-                    "business_account_id": required(&business_account_id, "business_account_id")?
-                }),
-            }
+            let mut prepared = with_token(
+                ChannelKind::WhatsApp,
+                "WhatsApp",
+                (&phone_number_id, "phone_number_id"),
+                (&access_token, "access_token"),
+                name.as_deref(),
+                meta_user_id.as_deref(),
+            )?;
+            prepared.settings = serde_json::json!({
+                "business_account_id": required(&business_account_id, "business_account_id")?
+            });
+            prepared
         }
         ConnectChannel::Messenger {
             page_id,
             page_token,
             name,
             meta_user_id,
-        } => {
-            let account_id = required(&page_id, "page_id")?;
-            Prepared {
-                kind: ChannelKind::Messenger,
-                name: optional(name.as_deref(), "name")?
-                    .unwrap_or_else(|| format!("Messenger {account_id}")),
-                account_id,
-                token: Some(secret(&page_token, "page_token")?),
-                meta_user_id: optional(meta_user_id.as_deref(), "meta_user_id")?,
-                settings: serde_json::json!({}),
-            }
-        }
+        } => with_token(
+            ChannelKind::Messenger,
+            "Messenger",
+            (&page_id, "page_id"),
+            (&page_token, "page_token"),
+            name.as_deref(),
+            meta_user_id.as_deref(),
+        )?,
         ConnectChannel::Instagram {
             account_id,
             token,
             name,
             meta_user_id,
-        } => {
-            let account_id = required(&account_id, "account_id")?;
-            Prepared {
-                kind: ChannelKind::Instagram,
-                name: optional(name.as_deref(), "name")?
-                    .unwrap_or_else(|| format!("Instagram {account_id}")),
-                account_id,
-                token: Some(secret(&token, "token")?),
-                meta_user_id: optional(meta_user_id.as_deref(), "meta_user_id")?,
-                settings: serde_json::json!({}),
-            }
-        }
+        } => with_token(
+            ChannelKind::Instagram,
+            "Instagram",
+            (&account_id, "account_id"),
+            (&token, "token"),
+            name.as_deref(),
+            meta_user_id.as_deref(),
+        )?,
         ConnectChannel::Tiktok {
             business_id,
             access_token,
             name,
-        } => {
-            let account_id = required(&business_id, "business_id")?;
-            Prepared {
-                kind: ChannelKind::TikTok,
-                name: optional(name.as_deref(), "name")?
-                    .unwrap_or_else(|| format!("TikTok {account_id}")),
-                account_id,
-                token: Some(secret(&access_token, "access_token")?),
-                meta_user_id: None,
-                settings: serde_json::json!({}),
-            }
-        }
+        } => with_token(
+            ChannelKind::TikTok,
+            "TikTok",
+            (&business_id, "business_id"),
+            (&access_token, "access_token"),
+            name.as_deref(),
+            None,
+        )?,
         ConnectChannel::Telegram { bot_token, name } => {
             let token = required(&bot_token, "bot_token")?;
             // A bot token is `<bot id>:<secret>`; the bot id names the account.

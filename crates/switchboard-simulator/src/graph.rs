@@ -666,69 +666,57 @@ pub fn serve_media(media: Media) -> Response {
         .into_response()
 }
 
-fn comment_reply(state: &State, comment: &str, token: &str, request: &Incoming) -> Response {
+/// A Graph call on `object` that needs only a valid token and the right parameters: the
+/// token is checked for `token_account` (empty: any account it is granted for), `answer`
+/// decides the rest, and the call is recorded either way.
+fn simple_call(
+    state: &State,
+    request: &Incoming,
+    token: &str,
+    (platform, token_account): (Platform, &str),
+    object: &str,
+    answer: impl FnOnce(&Incoming) -> Answer,
+) -> Response {
     let body = state::body_json(&request.body);
-    if let Some(answer) = check_token(state, token, Platform::Instagram, "") {
-        return finish(
-            state,
-            Platform::Instagram,
-            request,
-            comment,
-            None,
-            body,
-            answer,
-        );
-    }
-    let answer = match params(request).ok().and_then(|p| text_param(&p, "message")) {
-        Some(_) => Answer::ok(json!({ "id": graph_object_id() })),
-        None => graph_error(
-            100,
-            Some("(#100) The parameter message is required"),
-            None,
-            "",
-            false,
-        ),
-    };
-    finish(
+    let answer =
+        check_token(state, token, platform, token_account).unwrap_or_else(|| answer(request));
+    finish(state, platform, request, object, None, body, answer)
+}
+
+/// Graph's answer when a required parameter is missing.
+fn missing_parameter(name: &str) -> Answer {
+    let message = format!("(#100) The parameter {name} is required");
+    graph_error(100, Some(&message), None, "", false)
+}
+
+fn comment_reply(state: &State, comment: &str, token: &str, request: &Incoming) -> Response {
+    simple_call(
         state,
-        Platform::Instagram,
         request,
+        token,
+        (Platform::Instagram, ""),
         comment,
-        None,
-        body,
-        answer,
+        |request| match params(request).ok().and_then(|p| text_param(&p, "message")) {
+            Some(_) => Answer::ok(json!({ "id": graph_object_id() })),
+            None => missing_parameter("message"),
+        },
     )
 }
 
 fn hide_comment(state: &State, comment: &str, token: &str, request: &Incoming) -> Response {
-    let body = state::body_json(&request.body);
-    if let Some(answer) = check_token(state, token, Platform::Instagram, "") {
-        return finish(
-            state,
-            Platform::Instagram,
-            request,
-            comment,
-            None,
-            body,
-            answer,
-        );
-    }
-    let hide = params(request).ok().and_then(|p| p.get("hide").cloned());
-    let answer = match hide {
-        Some(Value::Bool(_)) => Answer::ok(json!({ "success": true })),
-        Some(Value::String(s)) if s == "true" || s == "false" => {
-            Answer::ok(json!({ "success": true }))
-        }
-        _ => unknown_path_answer(),
-    };
-    finish(
+    simple_call(
         state,
-        Platform::Instagram,
         request,
+        token,
+        (Platform::Instagram, ""),
         comment,
-        None,
-        body,
-        answer,
+        |request| match params(request).ok().and_then(|p| p.get("hide").cloned()) {
+            Some(Value::Bool(_)) => Answer::ok(json!({ "success": true })),
+            Some(Value::String(s)) if s == "true" || s == "false" => {
+                Answer::ok(json!({ "success": true }))
+            }
+            _ => unknown_path_answer(),
+        },
     )
 }
 
@@ -736,17 +724,13 @@ fn hide_comment(state: &State, comment: &str, token: &str, request: &Incoming) -
 /// stops receiving that object's webhooks. Recorded under Messenger: Graph ids do not say
 /// which kind of object they name.
 fn unsubscribe(state: &State, object: &str, token: &str, request: &Incoming) -> Response {
-    let body = state::body_json(&request.body);
-    let answer = check_token(state, token, Platform::Messenger, object)
-        .unwrap_or_else(|| Answer::ok(json!({ "success": true })));
-    finish(
+    simple_call(
         state,
-        Platform::Messenger,
         request,
+        token,
+        (Platform::Messenger, object),
         object,
-        None,
-        body,
-        answer,
+        |_| Answer::ok(json!({ "success": true })),
     )
 }
 
@@ -755,73 +739,37 @@ fn unknown_path_answer() -> Answer {
 }
 
 fn create_container(state: &State, ig_user: &str, token: &str, request: &Incoming) -> Response {
-    let body = state::body_json(&request.body);
-    if let Some(answer) = check_token(state, token, Platform::Instagram, ig_user) {
-        return finish(
-            state,
-            Platform::Instagram,
-            request,
-            ig_user,
-            None,
-            body,
-            answer,
-        );
-    }
-    let p = params(request).unwrap_or_default();
-    let answer = if text_param(&p, "image_url").is_some() || text_param(&p, "video_url").is_some() {
-        Answer::ok(json!({ "id": graph_object_id() }))
-    } else {
-        graph_error(
-            100,
-            Some("(#100) The parameter image_url is required"),
-            None,
-            "",
-            false,
-        )
-    };
-    finish(
+    simple_call(
         state,
-        Platform::Instagram,
         request,
+        token,
+        (Platform::Instagram, ig_user),
         ig_user,
-        None,
-        body,
-        answer,
+        |request| {
+            let p = params(request).unwrap_or_default();
+            if text_param(&p, "image_url").is_some() || text_param(&p, "video_url").is_some() {
+                Answer::ok(json!({ "id": graph_object_id() }))
+            } else {
+                missing_parameter("image_url")
+            }
+        },
     )
 }
 
 fn publish(state: &State, ig_user: &str, token: &str, request: &Incoming) -> Response {
-    let body = state::body_json(&request.body);
-    if let Some(answer) = check_token(state, token, Platform::Instagram, ig_user) {
-        return finish(
-            state,
-            Platform::Instagram,
-            request,
-            ig_user,
-            None,
-            body,
-            answer,
-        );
-    }
-    let p = params(request).unwrap_or_default();
-    let answer = if text_param(&p, "creation_id").is_some() {
-        Answer::ok(json!({ "id": graph_object_id() }))
-    } else {
-        graph_error(
-            100,
-            Some("(#100) The parameter creation_id is required"),
-            None,
-            "",
-            false,
-        )
-    };
-    finish(
+    simple_call(
         state,
-        Platform::Instagram,
         request,
+        token,
+        (Platform::Instagram, ig_user),
         ig_user,
-        None,
-        body,
-        answer,
+        |request| {
+            let p = params(request).unwrap_or_default();
+            if text_param(&p, "creation_id").is_some() {
+                Answer::ok(json!({ "id": graph_object_id() }))
+            } else {
+                missing_parameter("creation_id")
+            }
+        },
     )
 }

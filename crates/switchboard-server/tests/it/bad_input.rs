@@ -283,3 +283,21 @@ async fn audit_log_query_is_validated(app: TestApp) {
     .unwrap();
     assert_eq!(r.status(), 200, "empty fields are no filter");
 }
+
+app_tests!(nul_characters_in_text_are_refused_not_a_500);
+
+/// PostgreSQL's text cannot hold U+0000; a client that sends one gets a 4xx, on both backends.
+async fn nul_characters_in_text_are_refused_not_a_500(app: TestApp) {
+    let a = crate::seed::seed_workspace(&app, "acme").await;
+    let before = app.store.workspace(a.ws).await.unwrap().name;
+    let r = crate::seed::bearer(&app, reqwest::Method::PATCH, "/api/v1/workspace", &a.token)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "Acme\u0000Shoes"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_body");
+    assert_eq!(app.store.workspace(a.ws).await.unwrap().name, before);
+}

@@ -482,22 +482,21 @@ async fn accept(
         AcceptView::CreateAccount => {
             // No session exists yet, so there is no CSRF token to check: the unguessable
             // link itself is what authorises this request.
-            let name = form.name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 100 {
-                let error =
-                    ValidationError::new("invalid_name", "Enter your name (1 to 100 characters).")
-                        .on("name");
-                return page(
-                    &state,
-                    token,
-                    &invitation,
-                    None,
-                    AcceptView::CreateAccount,
-                    name,
-                    Some(error),
-                )
-                .await;
-            }
+            let name = match switchboard_core::workspace::parse_name(&form.name, "name") {
+                Ok(name) => name,
+                Err(error) => {
+                    return page(
+                        &state,
+                        token,
+                        &invitation,
+                        None,
+                        AcceptView::CreateAccount,
+                        form.name.trim().to_owned(),
+                        Some(error),
+                    )
+                    .await;
+                }
+            };
             let password = SecretString::from(form.password);
             let hashed =
                 tokio::task::spawn_blocking(move || password::hash_new_password(&password))

@@ -2,7 +2,6 @@
 
 use crate::auth::forms::FormErrors;
 use crate::auth::{WebUser, csrf::WebForm};
-use crate::routes::signup::clean_name;
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
 use askama::Template;
@@ -59,7 +58,7 @@ async fn save_profile(
     State(state): State<AppState>,
     WebForm { auth, form }: WebForm<ProfileForm>,
 ) -> Result<Response, WebError> {
-    match clean_name(&form.display_name, "display_name") {
+    match switchboard_core::workspace::parse_name(&form.display_name, "display_name") {
         Ok(name) => {
             let mut tx = state.store.begin().await?;
             tx.set_display_name(auth.user.id, &name, state.clock.now())

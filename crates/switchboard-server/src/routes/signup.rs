@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use secrecy::SecretString;
-use switchboard_core::{EmailAddress, Role, ValidationError, WorkspaceSlug};
+use switchboard_core::{EmailAddress, Role, WorkspaceSlug};
 use switchboard_store::StoreError;
 use switchboard_store::sessions::SessionState;
 use switchboard_store::users::NewUser;
@@ -64,22 +64,6 @@ struct SignupForm {
     workspace_name: String,
 }
 
-/// A person's or workspace's name: trimmed, 1 to 100 characters, no control characters.
-pub fn clean_name(input: &str, field: &'static str) -> Result<String, ValidationError> {
-    let name = input.trim();
-    if name.is_empty() {
-        return Err(ValidationError::new("name_required", "Enter a name.").on(field));
-    }
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            "invalid_name",
-            "Use at most 100 characters, without control characters.",
-        )
-        .on(field));
-    }
-    Ok(name.to_owned())
-}
-
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -87,15 +71,16 @@ async fn signup(
     PublicForm { form, csrf }: PublicForm<SignupForm>,
 ) -> Result<Response, WebError> {
     let mut errors = FormErrors::default();
-    let display_name = clean_name(&form.display_name, "display_name")
+    let display_name = switchboard_core::workspace::parse_name(&form.display_name, "display_name")
         .map_err(|e| errors.add_validation(e))
         .ok();
     let email = EmailAddress::parse(&form.email)
         .map_err(|e| errors.add_validation(e.on("email")))
         .ok();
-    let workspace_name = clean_name(&form.workspace_name, "workspace_name")
-        .map_err(|e| errors.add_validation(e))
-        .ok();
+    let workspace_name =
+        switchboard_core::workspace::parse_name(&form.workspace_name, "workspace_name")
+            .map_err(|e| errors.add_validation(e))
+            .ok();
     let slug = workspace_name.as_deref().and_then(|n| {
         WorkspaceSlug::from_name(n)
             .map_err(|e| errors.add("workspace_name", e.message))

@@ -67,6 +67,19 @@ async fn invitation_email_carries_a_link_that_creates_account_and_membership(app
     assert_eq!(r.status(), 422);
     let email = EmailAddress::parse("new.person@example.com").unwrap();
     assert!(app.store.user_by_email(&email).await.unwrap().is_none());
+    // A name with a NUL character (which PostgreSQL cannot store) is refused the same way.
+    let r = app
+        .api()
+        .post(&link)
+        .form(&[
+            ("name", "New\u{0}Person"),
+            ("password", "a long enough passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(app.store.user_by_email(&email).await.unwrap().is_none());
 
     let browser_client = app.browser();
     let r = browser_client

@@ -92,6 +92,8 @@ uuid_id!(
     MessageTemplateId,
     /// A stored attachment (image, audio, video, document).
     MediaObjectId,
+    /// A website visitor of a chat widget (also their contact identity's external id).
+    WidgetVisitorId,
 );
 
 #[cfg(test)]

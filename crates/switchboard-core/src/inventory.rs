@@ -627,6 +627,29 @@ pub static TABLES: &[Table] = &[
             col("updated_at", NotPersonal),
         ],
     },
+    Table {
+        name: "widget_visitors",
+        purpose: "Anonymous visitors of a website chat widget, known by a random token their browser keeps (stored only hashed).",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        // The visitor's own "Delete this conversation" deletes the row too, so the token stops
+        // working at once. A visitor who never wrote has no contact and no conversation.
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            // The visitor's id is their contact identity's external id on the widget.
+            col("id", Identity),
+            col("workspace_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("token_hash", Credentials),
+            col("created_at", NotPersonal),
+            col("last_seen_at", Usage),
+        ],
+    },
 ];
 
 /// The entry for `table`, if it is classified.

@@ -55,6 +55,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .merge(routes::health::router())
         .merge(routes::webhooks::router())
+        .merge(routes::widget::router(state.clone()))
         .merge(routes::home::router())
         .merge(routes::members::web_router())
         .merge(routes::invitations::web_router())

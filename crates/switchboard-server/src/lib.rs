@@ -24,6 +24,7 @@ pub mod platform_http;
 pub mod routes;
 pub mod state;
 pub mod web;
+pub mod widget_hub;
 
 pub use app::{build_router, serve};
 pub use config::{PlatformConfig, ServerConfig};

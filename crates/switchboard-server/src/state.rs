@@ -28,6 +28,8 @@ pub struct Inner {
     pub platform_http: crate::platform_http::PlatformHttp,
     /// Per-connection send throughput in this process.
     pub send_limiter: crate::jobs::send::SendLimiter,
+    /// Wakes widget long-polls when a reply for their visitor is stored.
+    pub widget_hub: crate::widget_hub::WidgetHub,
 }
 
 impl AppState {
@@ -53,8 +55,8 @@ impl AppState {
             master_key,
             metrics: Metrics::new(),
             platform_http: crate::platform_http::PlatformHttp::new(),
-
             send_limiter: Default::default(),
+            widget_hub: Default::default(),
         }))
     }
 }

@@ -361,6 +361,25 @@ impl Store {
         row.as_ref().map(route_from).transpose()
     }
 
+    /// The connection of `kind` known by `account_id`, live or disconnected (the live one
+    /// first): a widget is found by its key even after it was disconnected, so it can say so.
+    /// Not scoped by workspace, like [`Store::route`].
+    pub async fn connection_by_account(
+        &self,
+        kind: ChannelKind,
+        account_id: &str,
+    ) -> Result<Option<Connection>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM channel_connections WHERE kind = $1 AND account_id = $2 \
+             ORDER BY CASE WHEN status = 'disconnected' THEN 1 ELSE 0 END, created_at DESC LIMIT 1"
+        ))
+        .bind(kind.as_str())
+        .bind(account_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(connection_from).transpose()
+    }
+
     /// The live connection a webhook path names by connection id (Telegram's
     /// `/webhooks/telegram/{channel_id}`); not scoped by workspace, like [`Store::route`].
     pub async fn route_by_id(&self, id: ConnectionId) -> Result<Option<Route>> {

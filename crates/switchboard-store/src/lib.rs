@@ -37,6 +37,7 @@ pub mod templates;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod widget;
 pub mod workspace_keys;
 pub mod workspaces;
 

@@ -724,6 +724,37 @@ impl Tx {
         found(done)
     }
 
+    /// The widget visitor has the business's messages up to `up_to` (`Delivered`: fetched by
+    /// their browser; `Read`: shown to them). Their platform id is their own id, as the send
+    /// job records for widget replies. Statuses only rise; failed messages stay failed.
+    /// Returns how many moved.
+    pub async fn mark_widget_replies(
+        &mut self,
+        ws: WorkspaceId,
+        connection: ConnectionId,
+        contact: ContactId,
+        up_to: MessageId,
+        status: MessageStatus,
+        now: Timestamp,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = $5, status_rank = $6, \
+             external_id = COALESCE(external_id, id), platform_at = COALESCE(platform_at, $7), \
+             updated_at = $7 WHERE workspace_id = $1 AND connection_id = $2 AND contact_id = $3 \
+             AND direction = 'outbound' AND id <= $4 AND status_rank < $6",
+        )
+        .bind(ws.to_string())
+        .bind(connection.to_string())
+        .bind(contact.to_string())
+        .bind(up_to.to_string())
+        .bind(status.as_str())
+        .bind(status.rank())
+        .bind(ms(now))
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Deletes statuses that waited longer than `cutoff` for a message that never came (one
     /// sent outside Switchboard whose echo was not delivered).
     pub async fn delete_pending_statuses_before(&mut self, cutoff: Timestamp) -> Result<u64> {
@@ -779,6 +810,37 @@ impl Store {
         let mut messages = rows.iter().map(message_from).collect::<Result<Vec<_>>>()?;
         messages.reverse();
         Ok(messages)
+    }
+
+    /// What a widget visitor sees of their conversation on widget `connection`: their own
+    /// messages and the business's replies (not failed ones, nor deleted ones), oldest first,
+    /// at most `limit`. With `after` (the last message the visitor has), the page starts a
+    /// few seconds before that message was stored, because on PostgreSQL a message can commit
+    /// after a later-numbered one: the visitor's browser drops what it already has by id.
+    pub async fn widget_messages(
+        &self,
+        ws: WorkspaceId,
+        connection: ConnectionId,
+        contact: ContactId,
+        after: Option<MessageId>,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE workspace_id = $1 AND connection_id = $2 \
+             AND contact_id = $3 AND direction <> 'echo' AND deleted_at IS NULL \
+             AND status <> 'failed' \
+             AND ($4 IS NULL OR created_at >= COALESCE((SELECT m.created_at FROM messages m \
+                 WHERE m.workspace_id = $1 AND m.contact_id = $3 AND m.id = $4), 0) - 5000) \
+             ORDER BY id LIMIT $5"
+        ))
+        .bind(ws.to_string())
+        .bind(connection.to_string())
+        .bind(contact.to_string())
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(message_from).collect()
     }
 
     /// The outbound message queued with the API client's `Idempotency-Key`.

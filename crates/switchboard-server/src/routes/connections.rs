@@ -681,6 +681,8 @@ struct ChannelsPage {
     channels: Vec<ChannelView>,
     notice: Option<String>,
     error: Option<ValidationError>,
+    /// Where the widget script is served from, for the embed snippet.
+    public_url: String,
 }
 
 async fn render_page(
@@ -709,6 +711,7 @@ async fn render_page(
         channels,
         notice,
         error,
+        public_url: state.config.public_url.clone(),
     };
     Ok((status, render(&page)).into_response())
 }

@@ -673,6 +673,10 @@ async fn send_message(
         .await?;
     tx.enqueue(send::job(ws, message, tag, now), now).await?;
     tx.commit().await?;
+    if kind == ChannelKind::Widget {
+        // The visitor's browser may be long-polling for this reply (`routes::widget`).
+        state.widget_hub.notify(conversation.contact_id);
+    }
     Ok((
         StatusCode::ACCEPTED,
         ApiJson(QueuedMessage {

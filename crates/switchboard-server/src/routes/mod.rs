@@ -21,4 +21,5 @@ pub mod signup;
 pub mod templates;
 pub mod tokens;
 pub mod webhooks;
+pub mod widget;
 pub mod workspaces;

@@ -33,5 +33,6 @@ mod tenancy_workspaces;
 mod tokens;
 mod webhooks_inbound;
 mod webhooks_signatures;
+mod widget;
 
 pub use harness::TestApp;

@@ -2,7 +2,8 @@
 //! this process, standing in for WhatsApp and Messenger (the server is pointed at it exactly
 //! as it would be at the real APIs: by base URL and app secret), demo channel connections
 //! whose ids match, and a customer message that arrives shortly after start, so a newcomer
-//! sees a conversation appear and can reply to it.
+//! sees a conversation appear and can reply to it. A website widget allowed on the server's
+//! own origin is connected too, and `/widget/demo` is a pretend shop page that embeds it.
 
 use anyhow::{Context, Result};
 use rand::Rng;
@@ -11,6 +12,7 @@ use switchboard_core::channel::ChannelKind;
 use switchboard_core::{Clock, SystemClock, WorkspaceSlug};
 use switchboard_keys::MasterKey;
 use switchboard_server::PlatformConfig;
+use switchboard_server::routes::widget::DEMO_WIDGET_KEY;
 use switchboard_simulator::{SimConfig, Simulator};
 use switchboard_store::Store;
 use switchboard_store::connections::NewConnection;
@@ -127,5 +129,57 @@ pub async fn seed_channels(store: &Store, master: &MasterKey, slug: &WorkspaceSl
         .await?;
         tx.commit().await?;
     }
+    Ok(())
+}
+
+/// Connects the demo workspace's website widget (key [`DEMO_WIDGET_KEY`]) allowed on the
+/// server's own origin, so `/widget/demo` can embed it; a run on another address or port moves
+/// the allowed domain along.
+pub async fn seed_widget(
+    store: &Store,
+    master: &MasterKey,
+    slug: &WorkspaceSlug,
+    public_url: &str,
+) -> Result<()> {
+    let workspace = store.workspace_by_slug(slug).await?;
+    let now = SystemClock.now();
+    let authority = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    let settings = serde_json::json!({
+        "domains": [authority],
+        "colour": "#0f766e",
+        "greeting": "Hi! Ask us anything about Demo Shop; an agent answers here.",
+    });
+    let name = "Demo Shop website";
+    let mut tx = store.begin().await?;
+    match store.route(ChannelKind::Widget, DEMO_WIDGET_KEY).await? {
+        Some(route) => {
+            tx.update_connection(workspace.id, route.connection_id, name, &settings, now)
+                .await?;
+        }
+        None => {
+            tx.insert_connection(
+                workspace.id,
+                &NewConnection {
+                    kind: ChannelKind::Widget,
+                    name,
+                    account_id: DEMO_WIDGET_KEY,
+                    credentials: &SecretString::from("{}".to_owned()),
+                    webhook_secret_hash: None,
+                    meta_user_id: None,
+                    settings: &settings,
+                },
+                master,
+                now,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -63,6 +63,14 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
         demo::seed_channels(store, &master_key, &WorkspaceSlug::parse(DEMO_SLUG)?)
             .await
             .context("cannot connect the demo channels")?;
+        demo::seed_widget(
+            store,
+            &master_key,
+            &WorkspaceSlug::parse(DEMO_SLUG)?,
+            &public_url,
+        )
+        .await
+        .context("cannot connect the demo widget")?;
         Some(platforms)
     } else {
         None
@@ -94,6 +102,10 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
              (`switchboard simulate` stands in for the real APIs); a customer's message arrives \
              in a moment.",
             platforms.url()
+        ))?;
+        output::line(format!(
+            "Demo website chat: open {public_url}/widget/demo, write in the chat, and answer \
+             from the inbox."
         ))?;
         platforms.send_first_customer_message();
     }

@@ -58,6 +58,30 @@ echo "browser tests against $url"
 
 status=0
 BASE_URL="$url" node "$here/signup-mfa-token.test.mjs" || status=$?
+
+# The widget test works in a workspace of its own, made with the CLI beside the running server
+# (after the sign-up test, which needs to be the instance's first account).
+cli() {
+  (
+    cd "$work"
+    for var in $(compgen -e | grep '^SWITCHBOARD_' || true); do unset "$var"; done
+    "$bin" --data-dir "$work/data" "$@"
+  )
+}
+widget_token=""
+if cli workspace create --name "Corner Bakery" --slug corner-bakery \
+    --owner-email owner@corner-bakery.test </dev/null >"$work/workspace.out" 2>&1; then
+  widget_token="$(cli token create --workspace corner-bakery --role admin --json \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).token))')"
+fi
+if [[ -z "$widget_token" ]]; then
+  echo "error: cannot create the widget test's workspace and token:" >&2
+  cat "$work/workspace.out" >&2
+  status=1
+else
+  BASE_URL="$url" WIDGET_API_TOKEN="$widget_token" \
+    TEST_OUTPUT_DIR="${TEST_OUTPUT_DIR:-$here/output}" node "$here/widget.test.mjs" || status=$?
+fi
 if [[ $status -ne 0 ]]; then
   echo "--- server log ---" >&2
   tail -n 50 "$work/server.log" >&2

@@ -49,7 +49,8 @@ function switchboardWidget(config) {
     ".msg.business, .msg.greeting { align-self: flex-start; background: #e5e7eb; }",
     ".msg.visitor { align-self: flex-end; background: var(--sb-colour); color: #fff; }",
     ".msg.pending { opacity: .6; }",
-    ".notice { font-size: 13px; color: #4b5563; text-align: center; }",
+    ".notice { font-size: 13px; color: #4b5563; text-align: center; margin: 6px 10px 0; }",
+    ".notice:empty { display: none; }",
     "form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; }",
     "label.hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;",
     "  clip: rect(0 0 0 0); }",
@@ -173,6 +174,10 @@ function switchboardWidget(config) {
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
       mode: "cors",
+    }).catch(function () {
+      // Offline, or refused by CORS (this site is not among the widget's allowed domains):
+      // the browser does not say which.
+      return Promise.reject(new Error("The chat is unavailable right now."));
     });
   }
 

@@ -7,19 +7,23 @@
 //! answer always comes from the store.
 
 use switchboard_core::ContactId;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// One channel for the whole process: waiters skip wake-ups for other contacts. A waiter that
 /// falls behind (`Lagged`) reads the store again, so a burst never loses a reply.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct WidgetHub {
     sender: broadcast::Sender<ContactId>,
+    /// Set when the server stops: waiting polls answer at once instead of holding the
+    /// graceful shutdown for the rest of their wait.
+    closing: watch::Sender<bool>,
 }
 
 impl Default for WidgetHub {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(1024).0,
+            closing: watch::channel(false).0,
         }
     }
 }
@@ -33,6 +37,16 @@ impl WidgetHub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<ContactId> {
         self.sender.subscribe()
+    }
+
+    /// The server is stopping: every waiting poll answers now.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves (`wait_for(|closed| *closed)`) once [`WidgetHub::close`] was called.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// How many long-polls are waiting now (tests wait for one before replying).

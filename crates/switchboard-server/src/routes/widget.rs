@@ -549,8 +549,12 @@ async fn send_message(
     throttle(
         &state,
         &[
+            // Hashed: the visitor's id must not outlive their erasure in the counters.
             (
-                format!("widget:send:visitor:{}", v.id),
+                format!(
+                    "widget:send:visitor:{}",
+                    secret_token::hash(&v.id.to_string())
+                ),
                 VISITOR_SENDS_PER_MINUTE,
             ),
             (format!("widget:send:ip:{ip}"), IP_SENDS_PER_MINUTE),
@@ -699,6 +703,7 @@ async fn wait_for_messages(
     let c = &widget.connection;
     // Subscribed before reading, so a reply stored in between still wakes us.
     let mut wakes = state.widget_hub.subscribe();
+    let mut closing = state.widget_hub.closing();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
     loop {
         let messages = state
@@ -713,7 +718,11 @@ async fn wait_for_messages(
             return Ok(messages);
         }
         loop {
-            match tokio::time::timeout_at(deadline, wakes.recv()).await {
+            let woken = tokio::select! {
+                woken = tokio::time::timeout_at(deadline, wakes.recv()) => woken,
+                _ = closing.wait_for(|closed| *closed) => return Ok(messages),
+            };
+            match woken {
                 Err(_) => return Ok(messages),
                 Ok(Ok(woken)) if woken != contact => continue,
                 // Ours, or we fell behind and may have missed ours: read again.

@@ -27,6 +27,7 @@ app_tests!(
     deleting_the_conversation_erases_it_and_ends_the_token,
     the_script_is_cacheable_with_an_etag_and_carries_the_settings,
     the_channels_page_shows_the_embed_snippet,
+    a_waiting_poll_answers_at_once_when_the_server_stops,
 );
 
 const ORIGIN: &str = "https://shop.example";
@@ -818,8 +819,11 @@ async fn deleting_the_conversation_erases_it_and_ends_the_token(app: TestApp) {
     .await
     .unwrap();
     assert_eq!(r.status(), 404);
-    let rows = switchboard_store::testing::columns_containing(&w.app.store, "1 Main St").await;
-    assert!(rows.is_empty(), "{rows:?}");
+    // Nothing of Ana is left anywhere: not her words, not her visitor id.
+    for needle in ["1 Main St", "Please forget me", ana_id.as_str()] {
+        let rows = switchboard_store::testing::columns_containing(&w.app.store, needle).await;
+        assert!(rows.is_empty(), "{needle}: {rows:?}");
+    }
     // The token stops working at once.
     for (method, path) in [
         (Method::GET, "/messages"),
@@ -919,4 +923,26 @@ async fn the_channels_page_shows_the_embed_snippet(app: TestApp) {
         w.app.url, w.key
     );
     assert!(html.contains(&snippet) || html.contains(&alt), "{html}");
+}
+
+async fn a_waiting_poll_answers_at_once_when_the_server_stops(app: TestApp) {
+    let w = std::sync::Arc::new(widget(app).await);
+    let (token, _) = w.visitor().await;
+    let (_, sent) = w.send(&token, "1", "Hello").await;
+    let cursor = sent["message"]["id"].as_str().unwrap().to_owned();
+    let waiting = {
+        let w = w.clone();
+        tokio::spawn(async move { w.list(&token, &format!("?after={cursor}&wait=30")).await })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while w.app.state.widget_hub.waiting() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the poll never waited");
+        tokio::task::yield_now().await;
+    }
+    let started = std::time::Instant::now();
+    w.app.state.widget_hub.close();
+    let (s, page) = waiting.await.unwrap();
+    assert_eq!(s, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(texts(&page), vec!["Hello"], "nothing newer, only the overlap");
 }

@@ -112,8 +112,11 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
     tracing::info!(%addr, %public_url, workers = config.job_workers, "serving");
 
     let mut server_stop = stop_rx.clone();
+    let stopping = state.clone();
     let served = switchboard_server::serve(listener, router, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
+        // Widget long-polls answer now rather than hold the shutdown for their wait.
+        stopping.widget_hub.close();
     })
     .await
     .context("the HTTP server failed");

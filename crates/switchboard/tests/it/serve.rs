@@ -200,6 +200,22 @@ fn serve_demo_seeds_once_and_prints_the_login(i: &Instance) {
         assert!(Instant::now() < deadline, "the demo message never arrived");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The demo's website chat: a shop page that embeds the demo widget, allowed on this origin.
+    let chat = first.wait_for_line("Demo website chat: ");
+    assert!(
+        chat.contains(&format!("http://{}/widget/demo", first.addr)),
+        "{chat}"
+    );
+    let (status, page) = http_get(&first.addr, "/widget/demo", None).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<script src="/widget/wgt_demo.js" async></script>"#));
+    let (status, script) = http_get(&first.addr, "/widget/wgt_demo.js", None).unwrap();
+    assert_eq!(status, 200);
+    assert!(script.contains("switchboardWidget("), "{script}");
+    assert_eq!(
+        widget_domains(&first.addr, &token),
+        vec![first.addr.clone()]
+    );
     assert_eq!(first.terminate(), Some(0));
 
     let mut second = Server::start(i, &["--demo"]);
@@ -207,7 +223,33 @@ fn serve_demo_seeds_once_and_prints_the_login(i: &Instance) {
     assert!(exists.contains("demo@switchboard.local"), "{exists}");
     second.wait_for_line("Forgot the password? `switchboard user set-password");
     assert!(second.printed.iter().all(|l| !l.starts_with("Password: ")));
+    // On another port, the demo widget is allowed there instead (still one widget).
+    second.wait_for_line("Demo website chat: ");
+    assert_eq!(
+        widget_domains(&second.addr, &token),
+        vec![second.addr.clone()]
+    );
     assert_eq!(second.terminate(), Some(0));
 
     assert_eq!(i.workspace_slugs(), ["demo"]);
+}
+
+/// The allowed domains of the workspace's widgets (one list per widget).
+fn widget_domains(addr: &str, token: &str) -> Vec<String> {
+    let (status, body) = http_get(addr, "/api/v1/channels", Some(token)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let widgets: Vec<&serde_json::Value> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "widget")
+        .collect();
+    assert_eq!(widgets.len(), 1, "{body}");
+    widgets[0]["settings"]["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_owned())
+        .collect()
 }

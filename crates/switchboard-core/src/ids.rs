@@ -94,6 +94,8 @@ uuid_id!(
     MediaObjectId,
     /// A website visitor of a chat widget (also their contact identity's external id).
     WidgetVisitorId,
+    /// An Instagram comment (or reply) on the business's media.
+    CommentId,
 );
 
 #[cfg(test)]

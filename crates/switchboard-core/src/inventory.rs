@@ -247,7 +247,8 @@ pub static TABLES: &[Table] = &[
         purpose: "Counts failed sign-ins per account and per IP address, and reset emails per address, to slow guessing and flooding.",
         links: &[],
         // Keys are an IP address or the SHA-256 of a typed email (sign-in failures, reset
-        // requests), never the email itself; rows expire within hours.
+        // requests), never the email itself, or the SHA-256 of a widget visitor's id (their
+        // sends); rows expire within hours.
         erasure: ErasureAction::None,
         retention: Retention::Expiring { after_days: 1 },
         columns: &[
@@ -648,6 +649,31 @@ pub static TABLES: &[Table] = &[
             col("token_hash", Credentials),
             col("created_at", NotPersonal),
             col("last_seen_at", Usage),
+        ],
+    },
+    Table {
+        name: "comments",
+        purpose: "Instagram comments on the business's media and replies to them, threaded.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(ChannelConnection, "connection_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        // PROMISES.md 5: Instagram comments are kept like the conversation history (the
+        // 30-day Instagram TTL belongs to the retention issue, which sweeps by this map).
+        retention: Retention::ConversationHistory,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("connection_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("external_id", NotPersonal),
+            col("media_id", NotPersonal),
+            col("parent_external_id", NotPersonal),
+            col("text", MessageContent),
+            col("commented_at", Usage),
+            col("created_at", NotPersonal),
         ],
     },
 ];

@@ -36,6 +36,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::conversations::api_router())
         .merge(routes::contacts::api_router())
         .merge(routes::templates::api_router())
+        .merge(routes::comments::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {

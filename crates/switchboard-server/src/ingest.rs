@@ -21,15 +21,15 @@ use switchboard_store::{StoreError, Tx};
 /// What one request's events did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct IngestReport {
-    /// Messages and echoes stored for the first time.
+    /// Messages, echoes and comments stored for the first time.
     pub stored: usize,
-    /// Messages already stored (a redelivery).
+    /// Messages and comments already stored (a redelivery).
     pub duplicates: usize,
     /// Statuses, watermarks, deletions and edits applied (or parked).
     pub updates: usize,
     /// Events for an account no live connection has.
     pub unrouted: usize,
-    /// Events Switchboard keeps no record of yet (comments, unhandled notifications).
+    /// Events Switchboard keeps no record of (notifications it has no use for yet).
     pub unhandled: usize,
     /// Events with an id no platform issues (longer than [`MAX_ID_LEN`]): dropped.
     pub malformed: usize,
@@ -50,7 +50,13 @@ fn has_oversized_id(event: &InboundEvent) -> bool {
         InboundEvent::Status(s) => vec![s.external_id.as_str()],
         InboundEvent::Watermark { contact_id, .. } => vec![contact_id.as_str()],
         InboundEvent::Deleted { external_id, .. } => vec![external_id.as_str()],
-        InboundEvent::Comment(_) | InboundEvent::Unhandled { .. } => Vec::new(),
+        InboundEvent::Comment(c) => {
+            let mut ids = vec![c.external_id.as_str(), c.from.external_id.as_str()];
+            ids.extend(c.parent_id.as_deref());
+            ids.extend(c.media_id.as_deref());
+            ids
+        }
+        InboundEvent::Unhandled { .. } => Vec::new(),
     };
     let account_too_long = event
         .account()
@@ -207,9 +213,12 @@ pub(crate) async fn apply(
             tx.mark_deleted(ws, conn, external_id, *at).await?;
             report.updates += 1;
         }
-        InboundEvent::Comment(_) => {
-            // Comments get their own inbox with the automation issue; counted until then.
-            report.unhandled += 1;
+        InboundEvent::Comment(comment) => {
+            if tx.ingest_comment(ws, conn, comment, now).await? {
+                report.stored += 1;
+            } else {
+                report.duplicates += 1;
+            }
         }
         InboundEvent::Unhandled { platform_type, .. } => {
             tracing::debug!(%platform_type, "unhandled webhook notification");

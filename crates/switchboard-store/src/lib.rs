@@ -22,6 +22,7 @@ pub mod schema;
 pub mod testing;
 
 pub mod audit;
+pub mod comments;
 pub mod connections;
 pub mod consent;
 pub mod contacts;

@@ -4,6 +4,7 @@
 
 pub mod api_me;
 pub mod audit;
+pub mod comments;
 pub mod connections;
 pub mod contacts;
 pub mod conversations;

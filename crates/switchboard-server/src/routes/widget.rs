@@ -153,7 +153,7 @@ fn unknown_visitor() -> WidgetError {
 // ---------------------------------------------------------------------------------------------
 // Origin check and CORS
 
-/// The widget a request is for, and the origin it was allowed from.
+/// The widget a request is for (put in the request's extensions by [`cors`]).
 #[derive(Debug, Clone)]
 struct Widget {
     connection: Connection,

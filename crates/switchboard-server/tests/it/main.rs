@@ -17,6 +17,7 @@ mod auth_support;
 mod bad_input;
 mod channels_api;
 mod channels_support;
+mod comments_api;
 mod conversations_api;
 mod group_commit;
 mod harness;

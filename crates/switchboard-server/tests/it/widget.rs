@@ -936,7 +936,10 @@ async fn a_waiting_poll_answers_at_once_when_the_server_stops(app: TestApp) {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while w.app.state.widget_hub.waiting() == 0 {
-        assert!(std::time::Instant::now() < deadline, "the poll never waited");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poll never waited"
+        );
         tokio::task::yield_now().await;
     }
     let started = std::time::Instant::now();
@@ -944,5 +947,9 @@ async fn a_waiting_poll_answers_at_once_when_the_server_stops(app: TestApp) {
     let (s, page) = waiting.await.unwrap();
     assert_eq!(s, 200);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    assert_eq!(texts(&page), vec!["Hello"], "nothing newer, only the overlap");
+    assert_eq!(
+        texts(&page),
+        vec!["Hello"],
+        "nothing newer, only the overlap"
+    );
 }

@@ -92,6 +92,12 @@ uuid_id!(
     MessageTemplateId,
     /// A stored attachment (image, audio, video, document).
     MediaObjectId,
+    /// A workspace's conversation label.
+    LabelId,
+    /// A note or system event in a conversation's timeline.
+    ActivityId,
+    /// A reply text agents reuse.
+    CannedResponseId,
 );
 
 #[cfg(test)]

@@ -36,6 +36,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::conversations::api_router())
         .merge(routes::contacts::api_router())
         .merge(routes::templates::api_router())
+        .merge(routes::conversation_work::api_router())
+        .merge(routes::labels::api_router())
+        .merge(routes::canned_responses::api_router())
+        .merge(routes::search::api_router())
+        .merge(routes::events::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -56,6 +61,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::webhooks::router())
         .merge(routes::home::router())
+        .merge(routes::inbox::router())
         .merge(routes::members::web_router())
         .merge(routes::invitations::web_router())
         .merge(routes::tokens::web_router())

@@ -4,17 +4,23 @@
 
 pub mod api_me;
 pub mod audit;
+pub mod canned_responses;
 pub mod connections;
 pub mod contacts;
+pub mod conversation_work;
 pub mod conversations;
+pub mod events;
 pub mod health;
 pub mod home;
+pub mod inbox;
 pub mod invitations;
 pub mod jobs;
+pub mod labels;
 pub mod login;
 pub mod members;
 pub mod paging;
 pub mod password_reset;
+pub mod search;
 pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;

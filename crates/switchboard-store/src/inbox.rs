@@ -99,6 +99,30 @@ fn canned_from(row: &AnyRow) -> Result<CannedResponse> {
     })
 }
 
+/// A timeline entry to add.
+#[derive(Debug, Clone, Copy)]
+pub struct NewActivity<'a> {
+    pub kind: ActivityKind,
+    /// The member who did it; `None` for Switchboard itself (a snooze that ended).
+    pub author: Option<UserId>,
+    /// A note's text, or what a system event names.
+    pub body: Option<&'a str>,
+    /// The API client's `Idempotency-Key` (notes): unique per workspace.
+    pub idempotency_key: Option<&'a str>,
+}
+
+impl<'a> NewActivity<'a> {
+    /// A system event (no idempotency key).
+    pub fn event(kind: ActivityKind, author: Option<UserId>, body: Option<&'a str>) -> Self {
+        Self {
+            kind,
+            author,
+            body,
+            idempotency_key: None,
+        }
+    }
+}
+
 const ACTIVITY_COLUMNS: &str = "id, conversation_id, kind, author_user_id, body, created_at";
 const CANNED_COLUMNS: &str = "id, shortcut, body, created_by, created_at, updated_at";
 
@@ -109,12 +133,15 @@ impl Tx {
         &mut self,
         ws: WorkspaceId,
         conversation: ConversationId,
-        kind: ActivityKind,
-        author: Option<UserId>,
-        body: Option<&str>,
-        idempotency_key: Option<&str>,
+        new: &NewActivity<'_>,
         now: Timestamp,
     ) -> Result<ActivityId> {
+        let NewActivity {
+            kind,
+            author,
+            body,
+            idempotency_key,
+        } = *new;
         let id = ActivityId::new();
         let done = sqlx::query(
             "INSERT INTO conversation_activities (id, workspace_id, conversation_id, contact_id, kind, \
@@ -283,10 +310,7 @@ impl Tx {
         self.add_activity(
             ws,
             conversation,
-            ActivityKind::Labelled,
-            author,
-            Some(&name),
-            None,
+            &NewActivity::event(ActivityKind::Labelled, author, Some(&name)),
             now,
         )
         .await?;
@@ -331,10 +355,7 @@ impl Tx {
         self.add_activity(
             ws,
             conversation,
-            ActivityKind::Unlabelled,
-            author,
-            Some(&name),
-            None,
+            &NewActivity::event(ActivityKind::Unlabelled, author, Some(&name)),
             now,
         )
         .await?;
@@ -417,10 +438,7 @@ impl Tx {
             self.add_activity(
                 ws,
                 id,
-                ActivityKind::Opened,
-                None,
-                Some("snooze ended"),
-                None,
+                &NewActivity::event(ActivityKind::Opened, None, Some("snooze ended")),
                 now,
             )
             .await?;

@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use switchboard_core::{ConversationId, LabelId, Role, Timestamp, UserId, WorkspaceId};
 use switchboard_store::conversations::ConversationStatus;
-use switchboard_store::inbox::{Activity, ActivityKind};
+use switchboard_store::inbox::{Activity, ActivityKind, NewActivity};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -72,8 +72,13 @@ pub(crate) async fn assign(
     } else {
         ActivityKind::Unassigned
     };
-    tx.add_activity(ws, id, kind, actor, name.as_deref(), None, now)
-        .await?;
+    tx.add_activity(
+        ws,
+        id,
+        &NewActivity::event(kind, actor, name.as_deref()),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -120,8 +125,13 @@ pub(crate) async fn change_status(
     tx.set_conversation_status_until(ws, id, status, until, now)
         .await?;
     let body = until.map(rfc3339);
-    tx.add_activity(ws, id, kind, actor, body.as_deref(), None, now)
-        .await?;
+    tx.add_activity(
+        ws,
+        id,
+        &NewActivity::event(kind, actor, body.as_deref()),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -155,10 +165,12 @@ pub(crate) async fn write_note(
         .add_activity(
             ws,
             id,
-            ActivityKind::Note,
-            actor,
-            Some(text),
-            idempotency_key,
+            &NewActivity {
+                kind: ActivityKind::Note,
+                author: actor,
+                body: Some(text),
+                idempotency_key,
+            },
             now,
         )
         .await?;

@@ -147,7 +147,14 @@ let failed = false;
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 page.setDefaultTimeout(15_000);
 const consoleErrors = [];
-page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+page.on('console', (m) => {
+  if (m.type() !== 'error' || m.location().url.endsWith('/favicon.ico')) return;
+  const at = m.location();
+  consoleErrors.push(`${m.text().slice(0, 90)} at ${at.url}:${at.lineNumber}`);
+});
+page.on('response', (r) => {
+  if (r.status() === 404 && !r.url().endsWith('/favicon.ico')) consoleErrors.push(`404 ${r.url()}`);
+});
 try {
   await flow(page);
   if (consoleErrors.length) throw new Error(`console errors (CSP?): ${consoleErrors.join(' | ')}`);

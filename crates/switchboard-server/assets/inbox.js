@@ -9,6 +9,9 @@
   "use strict";
   var main = document.getElementById("main");
   if (!main || !main.classList.contains("inbox")) return;
+  // htmx "settles" the style attribute of swapped elements by writing it back, which the
+  // strict CSP (no inline style) refuses; label colours are set through the CSSOM instead.
+  htmx.config.attributesToSettle = ["class", "width", "height"];
 
   function openConversation() {
     var grid = document.querySelector("#pane .pane-grid");
@@ -51,28 +54,39 @@
       });
   }
 
-  function composerBusy() {
-    var pane = document.getElementById("pane");
-    var active = document.activeElement;
-    if (active && pane.contains(active) && (active.tagName === "TEXTAREA" || active.tagName === "INPUT" || active.tagName === "SELECT")) return true;
-    return Array.prototype.some.call(pane.querySelectorAll("textarea"), function (t) { return t.value.trim() !== ""; });
-  }
-
+  // What the events since the last refresh touched in the open conversation: its timeline
+  // (messages, delivery marks, notes and system events), or the whole pane (status,
+  // assignee, labels). A read mark alone only changes the list.
   var listTimer = null;
   var touched = {};
-  function scheduleRefresh(conversation, kind) {
-    if (conversation) touched[conversation] = (touched[conversation] || "") + " " + kind;
+  function scheduleRefresh(data, kind) {
+    var id = data.conversation_id;
+    if (id) {
+      var t = touched[id] || (touched[id] = { timeline: false, pane: false });
+      var payload = data.payload || {};
+      if (kind === "conversation.updated") {
+        if (!("unread_count" in payload)) t.pane = true;
+      } else {
+        t.timeline = true;
+      }
+    }
     clearTimeout(listTimer);
     listTimer = setTimeout(function () {
       var open = openConversation();
-      var hit = open && touched[open];
+      var hit = open ? touched[open] : null;
       touched = {};
       refreshList();
       if (!hit) return;
-      if (composerBusy()) {
-        htmx.trigger("#timeline", "refresh");
-      } else {
-        htmx.ajax("GET", "/inbox/conversations/" + open, { target: "#pane", swap: "innerHTML" });
+      // Live updates never replace the composer or the note box (someone may be typing):
+      // the timeline, the header and, unless it is in use, the details are swapped alone.
+      if (hit.pane || hit.timeline) htmx.trigger("#timeline", "refresh");
+      if (hit.pane) {
+        var url = "/inbox/conversations/" + open;
+        htmx.ajax("GET", url, { target: "#pane .thread-head", select: ".thread-head", swap: "outerHTML" });
+        var details = document.querySelector("#pane .details");
+        if (details && !details.contains(document.activeElement)) {
+          htmx.ajax("GET", url, { target: "#pane .details", select: ".details", swap: "outerHTML" });
+        }
       }
     }, 150);
   }
@@ -87,7 +101,7 @@
         var data = {};
         try { data = JSON.parse(e.data); } catch (err) { return; }
         main.setAttribute("data-events-seen", e.lastEventId);
-        scheduleRefresh(data.conversation_id, kind);
+        scheduleRefresh(data, kind);
       });
     });
     source.onopen = function () { document.body.setAttribute("data-live", "open"); };

@@ -19,6 +19,7 @@ mod error;
 mod row;
 
 pub mod schema;
+pub mod seed;
 pub mod testing;
 
 pub mod audit;

@@ -29,34 +29,52 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The server reads only its own configuration: no switchboard.toml from the caller's
-# directory, no SWITCHBOARD_* variables meant for other runs.
-(
-  cd "$work"
-  for var in $(compgen -e | grep '^SWITCHBOARD_' || true); do unset "$var"; done
-  exec "$bin" serve --data-dir "$work/data" --listen 127.0.0.1:0
-) >"$work/stdout" 2>"$work/server.log" &
-server_pid=$!
-
-url=""
-for _ in $(seq 1 300); do
-  url="$(sed -n 's/^listening on \(http:\/\/[0-9.:]*\)$/\1/p' "$work/stdout" | head -n1)"
-  [[ -n "$url" ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "error: switchboard serve exited early:" >&2
-    cat "$work/server.log" >&2
+# Starts `switchboard serve` (with any extra arguments) on a data directory of its own and a
+# free port; sets server_pid, url and run (the directory holding its stdout and log).
+start_server() {
+  run="$work/run-$1"
+  shift
+  mkdir -p "$run"
+  # The server reads only its own configuration: no switchboard.toml from the caller's
+  # directory, no SWITCHBOARD_* variables meant for other runs.
+  (
+    cd "$run"
+    for var in $(compgen -e | grep '^SWITCHBOARD_' || true); do unset "$var"; done
+    exec "$bin" serve --data-dir "$run/data" --listen 127.0.0.1:0 "$@"
+  ) >"$run/stdout" 2>"$run/server.log" &
+  server_pid=$!
+  url=""
+  for _ in $(seq 1 300); do
+    url="$(sed -n 's/^listening on \(http:\/\/[0-9.:]*\)$/\1/p' "$run/stdout" | head -n1)"
+    [[ -n "$url" ]] && break
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "error: switchboard serve exited early:" >&2
+      cat "$run/server.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if [[ -z "$url" ]]; then
+    echo "error: switchboard serve did not report its address within 30 s" >&2
+    cat "$run/server.log" >&2
     exit 1
   fi
-  sleep 0.1
-done
-if [[ -z "$url" ]]; then
-  echo "error: switchboard serve did not report its address within 30 s" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
-echo "browser tests against $url"
+  echo "browser tests against $url"
+}
+
+# Stops the server with SIGTERM; it must exit cleanly.
+stop_server() {
+  kill -TERM "$server_pid"
+  if ! wait "$server_pid"; then
+    echo "error: switchboard serve did not exit cleanly on SIGTERM" >&2
+    status=1
+  fi
+  server_pid=""
+}
 
 status=0
+
+start_server plain
 BASE_URL="$url" node "$here/signup-mfa-token.test.mjs" || status=$?
 
 # The widget test works in a workspace of its own, made with the CLI beside the running server
@@ -84,13 +102,22 @@ else
 fi
 if [[ $status -ne 0 ]]; then
   echo "--- server log ---" >&2
-  tail -n 50 "$work/server.log" >&2
+  tail -n 50 "$run/server.log" >&2
 fi
+stop_server
 
-kill -TERM "$server_pid"
-if ! wait "$server_pid"; then
-  echo "error: switchboard serve did not exit cleanly on SIGTERM" >&2
-  status=1
+# The inbox runs against the demo: its simulator stands in for WhatsApp.
+start_server demo --demo
+demo_email="$(sed -n 's/^Login: //p' "$run/stdout" | head -n1)"
+demo_password="$(sed -n 's/^Password: //p' "$run/stdout" | head -n1)"
+sim_url="$(sed -n 's/.*served by the platform simulator at \(http:\/\/[0-9.:]*\).*/\1/p' "$run/stdout" | head -n1)"
+inbox_status=0
+BASE_URL="$url" SIM_URL="$sim_url" DEMO_EMAIL="$demo_email" DEMO_PASSWORD="$demo_password" \
+  OUTPUT_DIR="${OUTPUT_DIR:-$here/output}" node "$here/inbox.test.mjs" || inbox_status=$?
+if [[ $inbox_status -ne 0 ]]; then
+  echo "--- server log ---" >&2
+  tail -n 50 "$run/server.log" >&2
+  status=$inbox_status
 fi
-server_pid=""
+stop_server
 exit "$status"

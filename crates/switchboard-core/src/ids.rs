@@ -96,6 +96,12 @@ uuid_id!(
     WidgetVisitorId,
     /// An Instagram comment (or reply) on the business's media.
     CommentId,
+    /// A workspace's conversation label.
+    LabelId,
+    /// A note or system event in a conversation's timeline.
+    ActivityId,
+    /// A reply text agents reuse.
+    CannedResponseId,
 );
 
 #[cfg(test)]

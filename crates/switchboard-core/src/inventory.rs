@@ -497,6 +497,10 @@ pub static TABLES: &[Table] = &[
             col("created_at", NotPersonal),
             col("updated_at", NotPersonal),
             col("resolved_at", NotPersonal),
+            col("activity_at", Usage),
+            col("waiting_since", Usage),
+            col("snoozed_until", NotPersonal),
+            col("unread_count", NotPersonal),
         ],
     },
     Table {
@@ -676,7 +680,115 @@ pub static TABLES: &[Table] = &[
             col("created_at", NotPersonal),
         ],
     },
+    Table {
+        name: "labels",
+        purpose: "The workspace's conversation labels, with their colours.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("name", NotPersonal),
+            col("colour", NotPersonal),
+            col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "conversation_labels",
+        purpose: "Which labels agents put on which conversations.",
+        // Goes with its conversation (foreign key), which erasure of the contact deletes.
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::ConversationHistory,
+        columns: &[
+            col("conversation_id", NotPersonal),
+            col("label_id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "conversation_activities",
+        purpose: "A conversation's private notes and system events (assigned, labelled, snoozed, resolved).",
+        links: &[link(Workspace, "workspace_id"), link(Contact, "contact_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::ConversationHistory,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("conversation_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("kind", NotPersonal),
+            col("author_user_id", NotPersonal),
+            // Agents write about the customer in notes.
+            col("body", MessageContent),
+            col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "canned_responses",
+        purpose: "Reply texts a workspace's agents reuse, with {{contact.name}}-style variables.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("shortcut", NotPersonal),
+            // Written by the business for any customer; variables are filled in when used.
+            col("body", NotPersonal),
+            col("created_by", NotPersonal),
+            col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "events",
+        purpose: "What changed in a workspace, in commit order, for live updates and catching up after a reconnect.",
+        // Ids, kinds and states only: never message text or names.
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 7 },
+        columns: &[
+            col("workspace_id", NotPersonal),
+            col("seq", NotPersonal),
+            col("kind", NotPersonal),
+            col("conversation_id", NotPersonal),
+            col("payload", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
 ];
+
+/// A full-text index over a table's columns. It is no table of its own (SQLite: an FTS5
+/// virtual table with external content, kept by triggers; PostgreSQL: a GIN expression index),
+/// so it holds what its table holds and goes when the rows go: erasing the rows erases the
+/// index entries in the same statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SearchIndex {
+    pub name: &'static str,
+    /// The indexed table, classified in [`TABLES`].
+    pub table: &'static str,
+    pub columns: &'static [&'static str],
+    pub links: &'static [SubjectLink],
+}
+
+/// Every search index of the schema (the store's tests hold both backends to it).
+pub const SEARCH_INDEXES: &[SearchIndex] = &[SearchIndex {
+    name: "message_search",
+    table: "messages",
+    columns: &["text"],
+    links: &[
+        link(Workspace, "workspace_id"),
+        link(Contact, "contact_id"),
+        link(ChannelConnection, "connection_id"),
+    ],
+}];
 
 /// The entry for `table`, if it is classified.
 pub fn table(name: &str) -> Option<&'static Table> {

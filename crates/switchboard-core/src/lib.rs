@@ -5,6 +5,7 @@
 //! `WorkspaceSlug`, ...) can only be built by parsing, so past the edge of the system an
 //! invalid one cannot exist.
 
+pub mod canned;
 pub mod channel;
 pub mod clock;
 pub mod email;

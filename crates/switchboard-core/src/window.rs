@@ -83,6 +83,38 @@ impl WindowDecision {
     }
 }
 
+/// Whether free text may be sent now, and for how much longer (what the inbox shows above
+/// the composer). The human-agent extension and TikTok's cap are left to [`check_reply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowState {
+    /// The channel has no reply window (Telegram, the widget).
+    Unlimited,
+    /// Free text is allowed for `remaining` more.
+    Open { remaining: Duration },
+    /// The window is closed (or the customer never wrote).
+    Closed,
+}
+
+/// The free-text window of a conversation on `kind` whose customer last wrote at
+/// `last_inbound_at`.
+pub fn free_text_window(
+    kind: ChannelKind,
+    last_inbound_at: Option<Timestamp>,
+    now: Timestamp,
+) -> WindowState {
+    let length = match kind {
+        ChannelKind::Telegram | ChannelKind::Widget => return WindowState::Unlimited,
+        ChannelKind::TikTok => TIKTOK_WINDOW,
+        ChannelKind::WhatsApp | ChannelKind::Messenger | ChannelKind::Instagram => STANDARD_WINDOW,
+    };
+    match last_inbound_at {
+        Some(at) if now - at < length => WindowState::Open {
+            remaining: length - (now - at),
+        },
+        _ => WindowState::Closed,
+    }
+}
+
 /// Whether `attempt` may be sent now.
 pub fn check_reply(attempt: &ReplyAttempt<'_>, rules: &WindowRules) -> WindowDecision {
     let is_template = matches!(attempt.content, OutboundContent::Template { .. });

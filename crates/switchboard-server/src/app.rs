@@ -37,6 +37,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::contacts::api_router())
         .merge(routes::templates::api_router())
         .merge(routes::comments::api_router())
+        .merge(routes::conversation_work::api_router())
+        .merge(routes::labels::api_router())
+        .merge(routes::canned_responses::api_router())
+        .merge(routes::search::api_router())
+        .merge(routes::events::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -58,6 +63,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(routes::widget::router(state.clone()))
         .merge(routes::home::router())
+        .merge(routes::inbox::router())
         .merge(routes::members::web_router())
         .merge(routes::invitations::web_router())
         .merge(routes::tokens::web_router())

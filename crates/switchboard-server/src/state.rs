@@ -45,6 +45,10 @@ impl AppState {
         let group_commit = (store.backend() == switchboard_store::Backend::Sqlite
             && tokio::runtime::Handle::try_current().is_ok())
         .then(|| crate::group_commit::GroupCommitter::start(store.clone()));
+        // Other processes' commits wake this one's event streams (PostgreSQL only).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            store.spawn_event_listener();
+        }
         Self(Arc::new(Inner {
             group_commit,
             store,

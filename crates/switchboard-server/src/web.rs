@@ -113,6 +113,7 @@ impl IntoResponse for WebError {
 static HTMX: &[u8] = include_bytes!("../assets/htmx-2.0.11.min.js");
 static APP_CSS: &[u8] = include_bytes!("../assets/app.css");
 static APP_JS: &[u8] = include_bytes!("../assets/app.js");
+static INBOX_JS: &[u8] = include_bytes!("../assets/inbox.js");
 
 /// Serves an embedded asset. Names carry their version, so they may be cached for a year.
 pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
@@ -120,6 +121,7 @@ pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Re
         "htmx-2.0.11.min.js" => (HTMX, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "inbox.js" => (INBOX_JS, "text/javascript; charset=utf-8"),
         _ => return error_page(ApiError::NotFound),
     };
     (

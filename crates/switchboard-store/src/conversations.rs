@@ -8,7 +8,9 @@ use crate::row::{RowExt, found, known, ms, text_enum};
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::channel::ChannelKind;
-use switchboard_core::{ConnectionId, ContactId, ConversationId, Timestamp, UserId, WorkspaceId};
+use switchboard_core::{
+    ConnectionId, ContactId, ConversationId, LabelId, Timestamp, UserId, WorkspaceId,
+};
 
 text_enum! {
     pub enum ConversationStatus {
@@ -42,6 +44,38 @@ pub struct Conversation {
     pub updated_at: Timestamp,
     #[serde(with = "time::serde::rfc3339::option")]
     pub resolved_at: Option<Timestamp>,
+    /// What the listing orders by: the last message, or the creation when there is none.
+    #[serde(with = "time::serde::rfc3339")]
+    pub activity_at: Timestamp,
+    /// When the customer started waiting for an answer; `None` while nobody waits.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub waiting_since: Option<Timestamp>,
+    /// A snoozed conversation wakes (opens) at this time, or with the customer's next message.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub snoozed_until: Option<Timestamp>,
+    /// Customer messages nobody in the workspace has read yet.
+    pub unread_count: i64,
+    /// The contact's display name, for the listing.
+    pub contact_name: Option<String>,
+    /// The last message's words, for the listing.
+    pub preview: Option<String>,
+}
+
+/// Whose conversations to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    User(UserId),
+}
+
+/// The listing's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConversationSort {
+    /// Newest activity first.
+    #[default]
+    Activity,
+    /// Longest waiting customer first; only conversations where the customer waits.
+    Waiting,
 }
 
 /// What sending a reply in a conversation needs to know: where to, and the reply window.
@@ -64,7 +98,13 @@ pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
     pub connection: Option<ConnectionId>,
     pub kind: Option<ChannelKind>,
-    /// Start after this conversation: its activity time and id (the last of the previous page).
+    pub assignee: Option<AssigneeFilter>,
+    pub label: Option<LabelId>,
+    /// Only conversations with unread customer messages.
+    pub unread: bool,
+    pub sort: ConversationSort,
+    /// Start after this conversation: its sort key (milliseconds) and id (the last of the
+    /// previous page; see [`Conversation::sort_key`]).
     pub after: Option<(Timestamp, ConversationId)>,
     pub limit: i64,
 }
@@ -72,13 +112,24 @@ pub struct ConversationFilter {
 impl Conversation {
     /// What the listing orders by: the last message, or the creation when there is none.
     pub fn activity_at(&self) -> Timestamp {
-        self.last_message_at.unwrap_or(self.created_at)
+        self.activity_at
+    }
+
+    /// The value a page under `sort` is ordered by, for the next page's cursor.
+    pub fn sort_key(&self, sort: ConversationSort) -> Timestamp {
+        match sort {
+            ConversationSort::Activity => self.activity_at,
+            ConversationSort::Waiting => self.waiting_since.unwrap_or(self.activity_at),
+        }
     }
 }
 
 const COLUMNS: &str = "c.id, c.workspace_id, c.contact_id, c.connection_id, k.kind, c.status, \
-     c.assignee_user_id, c.last_message_at, c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at";
-const FROM: &str = "FROM conversations c JOIN channel_connections k ON k.id = c.connection_id";
+     c.assignee_user_id, c.last_message_at, c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at, \
+     c.activity_at, c.waiting_since, c.snoozed_until, c.unread_count, p.display_name AS contact_name, \
+     (SELECT m.text FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1) AS preview";
+const FROM: &str = "FROM conversations c JOIN channel_connections k ON k.id = c.connection_id \
+     JOIN contacts p ON p.id = c.contact_id";
 
 fn conversation_from(row: &AnyRow) -> Result<Conversation> {
     Ok(Conversation {
@@ -94,7 +145,19 @@ fn conversation_from(row: &AnyRow) -> Result<Conversation> {
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         resolved_at: row.opt_time("resolved_at")?,
+        activity_at: row.time("activity_at")?,
+        waiting_since: row.opt_time("waiting_since")?,
+        snoozed_until: row.opt_time("snoozed_until")?,
+        unread_count: row.int("unread_count")?,
+        contact_name: row.opt_text("contact_name")?,
+        preview: row.opt_text("preview")?,
     })
+}
+
+/// A parameter of a query built from the filters given.
+enum Arg {
+    Text(String),
+    Int(i64),
 }
 
 /// Where a new message goes.
@@ -133,8 +196,8 @@ impl Tx {
             let reopened = from_customer && status == ConversationStatus::Resolved;
             if from_customer && status != ConversationStatus::Open {
                 sqlx::query(
-                    "UPDATE conversations SET status = 'open', resolved_at = NULL, updated_at = $3 \
-                     WHERE workspace_id = $1 AND id = $2",
+                    "UPDATE conversations SET status = 'open', resolved_at = NULL, snoozed_until = NULL, \
+                     updated_at = $3 WHERE workspace_id = $1 AND id = $2",
                 )
                 .bind(ws.to_string())
                 .bind(id.to_string())
@@ -150,7 +213,7 @@ impl Tx {
         let id = ConversationId::new();
         sqlx::query(
             "INSERT INTO conversations (id, workspace_id, contact_id, connection_id, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $5)",
+             created_at, updated_at, activity_at) VALUES ($1, $2, $3, $4, 'open', $5, $5, $5)",
         )
         .bind(id.to_string())
         .bind(ws.to_string())
@@ -174,14 +237,20 @@ impl Tx {
         at: Timestamp,
         from_customer: bool,
     ) -> Result<()> {
+        // A customer's message makes them wait (from the first unanswered one) and is unread;
+        // the business writing (here or elsewhere) ends the wait.
         let sql = if from_customer {
             "UPDATE conversations SET \
              last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END, \
-             last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $3 THEN $3 ELSE last_inbound_at END \
+             activity_at = CASE WHEN activity_at < $3 THEN $3 ELSE activity_at END, \
+             last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $3 THEN $3 ELSE last_inbound_at END, \
+             waiting_since = COALESCE(waiting_since, $3), unread_count = unread_count + 1 \
              WHERE workspace_id = $1 AND id = $2"
         } else {
             "UPDATE conversations SET \
-             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END \
+             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END, \
+             activity_at = CASE WHEN activity_at < $3 THEN $3 ELSE activity_at END, \
+             waiting_since = NULL \
              WHERE workspace_id = $1 AND id = $2"
         };
         sqlx::query(sql)
@@ -202,9 +271,32 @@ impl Tx {
         status: ConversationStatus,
         now: Timestamp,
     ) -> Result<()> {
+        self.set_conversation_status_until(ws, id, status, None, now)
+            .await
+    }
+
+    /// Changes the conversation's status; `snoozed_until` is when a snoozed one wakes.
+    pub async fn set_conversation_status_until(
+        &mut self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: ConversationStatus,
+        snoozed_until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<()> {
         let resolved_at = (status == ConversationStatus::Resolved).then(|| ms(now));
+        let snoozed_until = snoozed_until
+            .filter(|_| status == ConversationStatus::Snoozed)
+            .map(ms);
+        self.record_event(
+            ws,
+            "conversation.updated",
+            Some(id),
+            serde_json::json!({ "status": status.as_str() }),
+            now,
+        );
         let result = sqlx::query(
-            "UPDATE conversations SET status = $3, resolved_at = $4, updated_at = $5 \
+            "UPDATE conversations SET status = $3, resolved_at = $4, updated_at = $5, snoozed_until = $6 \
              WHERE workspace_id = $1 AND id = $2",
         )
         .bind(ws.to_string())
@@ -212,6 +304,7 @@ impl Tx {
         .bind(status.as_str())
         .bind(resolved_at)
         .bind(ms(now))
+        .bind(snoozed_until)
         .execute(self.conn())
         .await
         .map_err(StoreError::from);
@@ -230,6 +323,13 @@ impl Tx {
         assignee: Option<UserId>,
         now: Timestamp,
     ) -> Result<()> {
+        self.record_event(
+            ws,
+            "conversation.updated",
+            Some(id),
+            serde_json::json!({ "assignee_user_id": assignee.map(|u| u.to_string()) }),
+            now,
+        );
         let done = sqlx::query(
             "UPDATE conversations SET assignee_user_id = $3, updated_at = $4 \
              WHERE workspace_id = $1 AND id = $2",
@@ -277,33 +377,92 @@ impl Store {
         rows.iter().map(conversation_from).collect()
     }
 
-    /// A page of the workspace's conversations, newest activity first (the last message, or
-    /// the creation when there is none), filtered by status, connection and channel.
+    /// A page of the workspace's conversations under `filter`: newest activity first, or
+    /// longest waiting first. Only the filters given become SQL conditions, so each shape of
+    /// query can walk its index (`conversations_by_*`) from the cursor.
     pub async fn conversation_page(
         &self,
         ws: WorkspaceId,
         filter: &ConversationFilter,
     ) -> Result<Vec<Conversation>> {
-        let (after_at, after_id) = match filter.after {
-            Some((at, id)) => (Some(ms(at)), Some(id.to_string())),
-            None => (None, None),
+        let mut sql = format!("SELECT {COLUMNS} {FROM} WHERE c.workspace_id = $1");
+        let mut args: Vec<Arg> = vec![Arg::Text(ws.to_string())];
+        let mut arg = |sql: &mut String, template: &str, value: Arg| {
+            args.push(value);
+            sql.push_str(&template.replace("$?", &format!("${}", args.len())));
+            args.len()
         };
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} {FROM} WHERE c.workspace_id = $1 AND ($2 IS NULL OR c.status = $2) \
-             AND ($3 IS NULL OR c.connection_id = $3) AND ($4 IS NULL OR k.kind = $4) \
-             AND ($5 IS NULL OR COALESCE(c.last_message_at, c.created_at) < $5 \
-               OR (COALESCE(c.last_message_at, c.created_at) = $5 AND c.id < $6)) \
-             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT $7"
-        ))
-        .bind(ws.to_string())
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.connection.map(|c| c.to_string()))
-        .bind(filter.kind.map(|k| k.as_str()))
-        .bind(after_at)
-        .bind(after_id)
-        .bind(filter.limit)
-        .fetch_all(&self.read)
-        .await?;
+        if let Some(status) = filter.status {
+            arg(
+                &mut sql,
+                " AND c.status = $?",
+                Arg::Text(status.as_str().to_owned()),
+            );
+        }
+        if let Some(connection) = filter.connection {
+            arg(
+                &mut sql,
+                " AND c.connection_id = $?",
+                Arg::Text(connection.to_string()),
+            );
+        }
+        if let Some(kind) = filter.kind {
+            arg(
+                &mut sql,
+                " AND k.kind = $?",
+                Arg::Text(kind.as_str().to_owned()),
+            );
+        }
+        match filter.assignee {
+            Some(AssigneeFilter::Unassigned) => sql.push_str(" AND c.assignee_user_id IS NULL"),
+            Some(AssigneeFilter::User(user)) => {
+                arg(
+                    &mut sql,
+                    " AND c.assignee_user_id = $?",
+                    Arg::Text(user.to_string()),
+                );
+            }
+            None => {}
+        }
+        if let Some(label) = filter.label {
+            arg(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id \
+                 AND l.label_id = $?)",
+                Arg::Text(label.to_string()),
+            );
+        }
+        if filter.unread {
+            sql.push_str(" AND c.unread_count > 0");
+        }
+        let (key, direction) = match filter.sort {
+            ConversationSort::Activity => ("c.activity_at", "DESC"),
+            ConversationSort::Waiting => {
+                sql.push_str(" AND c.waiting_since IS NOT NULL");
+                ("c.waiting_since", "ASC")
+            }
+        };
+        if let Some((at, id)) = filter.after {
+            let cmp = if direction == "DESC" { "<" } else { ">" };
+            let at_param = arg(&mut sql, &format!(" AND ({key} {cmp} $?"), Arg::Int(ms(at)));
+            arg(
+                &mut sql,
+                &format!(" OR ({key} = ${at_param} AND c.id {cmp} $?))"),
+                Arg::Text(id.to_string()),
+            );
+        }
+        sql.push_str(&format!(
+            " ORDER BY {key} {direction}, c.id {direction} LIMIT {}",
+            filter.limit.clamp(1, 1000)
+        ));
+        let mut query = sqlx::query(&sql);
+        for value in args {
+            query = match value {
+                Arg::Text(v) => query.bind(v),
+                Arg::Int(v) => query.bind(v),
+            };
+        }
+        let rows = query.fetch_all(&self.read).await?;
         rows.iter().map(conversation_from).collect()
     }
 

@@ -54,14 +54,30 @@ pub struct Store {
     /// On SQLite: the single writer connection. On PostgreSQL: the same pool as `read`.
     pub(crate) write: AnyPool,
     pub(crate) backend: Backend,
+    /// Wakes this process's event streams after commits that wrote events.
+    pub(crate) bus: crate::events::EventBus,
+    /// For connections outside the pools (PostgreSQL's `LISTEN`).
+    pub(crate) url: Option<crate::events::DatabaseUrl>,
+    /// Dropped with the last clone of the store, which stops its background tasks.
+    pub(crate) alive: std::sync::Arc<tokio::sync::watch::Sender<()>>,
 }
 
 /// A write transaction. Commit it, or drop it to roll back.
-pub struct Tx(pub(crate) Transaction<'static, Any>);
+pub struct Tx(
+    pub(crate) Transaction<'static, Any>,
+    pub(crate) crate::events::TxEvents,
+    crate::events::EventBus,
+);
 
 impl Tx {
-    pub async fn commit(self) -> Result<()> {
+    /// Writes the events the transaction recorded, commits, then wakes the streams of the
+    /// workspaces they belong to.
+    pub async fn commit(mut self) -> Result<()> {
+        let woken = self.flush_events().await?;
         self.0.commit().await?;
+        for ws in woken {
+            self.2.wake(ws);
+        }
         Ok(())
     }
 
@@ -71,6 +87,7 @@ impl Tx {
         sqlx::query("SAVEPOINT sb_item")
             .execute(self.conn())
             .await?;
+        self.events_savepoint();
         Ok(())
     }
 
@@ -87,6 +104,7 @@ impl Tx {
         sqlx::query("ROLLBACK TO SAVEPOINT sb_item")
             .execute(self.conn())
             .await?;
+        self.events_rollback_to_savepoint();
         self.release_savepoint().await
     }
 
@@ -124,6 +142,9 @@ impl Store {
                     read,
                     write,
                     backend,
+                    bus: Default::default(),
+                    url: None,
+                    alive: std::sync::Arc::new(tokio::sync::watch::channel(()).0),
                 })
             }
             Backend::Postgres => {
@@ -136,6 +157,11 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     backend,
+                    bus: Default::default(),
+                    url: Some(crate::events::DatabaseUrl(std::sync::Arc::new(
+                        url.to_owned(),
+                    ))),
+                    alive: std::sync::Arc::new(tokio::sync::watch::channel(()).0),
                 })
             }
         }
@@ -190,7 +216,7 @@ impl Store {
             Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.write.begin().await?,
         };
-        Ok(Tx(tx))
+        Ok(Tx(tx, Default::default(), self.bus.clone()))
     }
 
     /// Runs one administrative statement (`CREATE DATABASE`, `DROP DATABASE`) that takes no

@@ -19,6 +19,7 @@ mod error;
 mod row;
 
 pub mod schema;
+pub mod seed;
 pub mod testing;
 
 pub mod audit;
@@ -27,12 +28,15 @@ pub mod connections;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;
+pub mod events;
+pub mod inbox;
 pub mod invitations;
 pub mod jobs;
 pub mod media;
 pub mod messages;
 pub mod recovery;
 pub mod resets;
+pub mod search;
 pub mod sessions;
 pub mod templates;
 pub mod throttle;

@@ -173,4 +173,21 @@ impl Store {
         .await?;
         rows.iter().map(media_from).collect()
     }
+
+    /// The attachments of the conversation's messages (for showing a page of them).
+    pub async fn media_of_conversation(
+        &self,
+        ws: WorkspaceId,
+        conversation: switchboard_core::ConversationId,
+    ) -> Result<Vec<MediaObject>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM media_objects WHERE workspace_id = $1 AND message_id IN \
+             (SELECT id FROM messages WHERE workspace_id = $1 AND conversation_id = $2) ORDER BY id"
+        ))
+        .bind(ws.to_string())
+        .bind(conversation.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(media_from).collect()
+    }
 }

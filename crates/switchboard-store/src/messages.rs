@@ -362,6 +362,13 @@ impl Tx {
             Some(source) => Some(self.insert_media_object(ws, id, &source, now).await?),
             None => None,
         };
+        self.record_event(
+            ws,
+            "message.created",
+            Some(conversation),
+            serde_json::json!({ "message_id": id.to_string(), "direction": direction.as_str() }),
+            now,
+        );
         Ok(Ingested {
             message_id: id,
             conversation_id: conversation,
@@ -444,9 +451,10 @@ impl Tx {
         reason: Option<&str>,
         now: Timestamp,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let moved = sqlx::query(
             "UPDATE messages SET status = $3, status_rank = $4, error_code = $5, error_reason = $6, \
-             updated_at = $7 WHERE workspace_id = $1 AND id = $2 AND status_rank < $4",
+             updated_at = $7 WHERE workspace_id = $1 AND id = $2 AND status_rank < $4 \
+             RETURNING conversation_id",
         )
         .bind(ws.to_string())
         .bind(id.to_string())
@@ -455,9 +463,31 @@ impl Tx {
         .bind(code)
         .bind(reason)
         .bind(ms(now))
-        .execute(self.conn())
+        .fetch_optional(self.conn())
         .await?;
-        Ok(done.rows_affected() == 1)
+        let Some(row) = moved else {
+            return Ok(false);
+        };
+        self.message_updated(ws, row.parsed("conversation_id")?, id, status, now);
+        Ok(true)
+    }
+
+    /// Records that a message changed (its status, text or deletion).
+    fn message_updated(
+        &mut self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        id: MessageId,
+        status: MessageStatus,
+        now: Timestamp,
+    ) {
+        self.record_event(
+            ws,
+            "message.updated",
+            Some(conversation),
+            serde_json::json!({ "message_id": id.to_string(), "status": status.as_str() }),
+            now,
+        );
     }
 
     /// Applies (and forgets) the status parked for `external_id`, if any. The caller holds
@@ -516,7 +546,8 @@ impl Tx {
              AND contact_id = (SELECT contact_id FROM contact_identities \
                  WHERE connection_id = $2 AND external_id = $3 AND workspace_id = $1) \
              AND direction <> 'inbound' AND status_rank >= 1 AND status_rank < $5 \
-             AND status <> 'failed' AND COALESCE(platform_at, created_at) <= $6",
+             AND status <> 'failed' AND COALESCE(platform_at, created_at) <= $6 \
+             RETURNING id, conversation_id",
         )
         .bind(ws.to_string())
         .bind(connection.to_string())
@@ -525,9 +556,18 @@ impl Tx {
         .bind(status.rank())
         .bind(ms(up_to))
         .bind(ms(now))
-        .execute(self.conn())
+        .fetch_all(self.conn())
         .await?;
-        Ok(done.rows_affected())
+        for row in &done {
+            self.message_updated(
+                ws,
+                row.parsed("conversation_id")?,
+                row.parsed("id")?,
+                status,
+                now,
+            );
+        }
+        Ok(done.len() as u64)
     }
 
     /// The customer deleted (unsent) a message: its content is cleared and it is marked
@@ -545,7 +585,7 @@ impl Tx {
         let row = sqlx::query(
             "UPDATE messages SET content = $4, text = NULL, deleted_at = $5, updated_at = $5 \
              WHERE workspace_id = $1 AND connection_id = $2 AND external_id = $3 \
-             AND direction <> 'outbound' RETURNING id",
+             AND direction <> 'outbound' RETURNING id, conversation_id, status",
         )
         .bind(ws.to_string())
         .bind(connection.to_string())
@@ -554,7 +594,7 @@ impl Tx {
         .bind(ms(at))
         .fetch_optional(self.conn())
         .await?;
-        row.map(|r| r.parsed("id")).transpose()
+        self.updated_row(ws, row.as_ref(), at)
     }
 
     /// The customer edited a message: its content is replaced. Returns its id, or `None`
@@ -570,7 +610,7 @@ impl Tx {
         let row = sqlx::query(
             "UPDATE messages SET content = $4, text = $5, edited_at = $6, updated_at = $6 \
              WHERE workspace_id = $1 AND connection_id = $2 AND external_id = $3 \
-             AND direction <> 'outbound' AND deleted_at IS NULL RETURNING id",
+             AND direction <> 'outbound' AND deleted_at IS NULL RETURNING id, conversation_id, status",
         )
         .bind(ws.to_string())
         .bind(connection.to_string())
@@ -580,7 +620,23 @@ impl Tx {
         .bind(ms(now))
         .fetch_optional(self.conn())
         .await?;
-        row.map(|r| r.parsed("id")).transpose()
+        self.updated_row(ws, row.as_ref(), now)
+    }
+
+    /// Records the event for a row an UPDATE returned (id, conversation_id, status).
+    fn updated_row(
+        &mut self,
+        ws: WorkspaceId,
+        row: Option<&AnyRow>,
+        now: Timestamp,
+    ) -> Result<Option<MessageId>> {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: MessageId = row.parsed("id")?;
+        let status = known(row, "status", MessageStatus::parse)?;
+        self.message_updated(ws, row.parsed("conversation_id")?, id, status, now);
+        Ok(Some(id))
     }
 
     /// Queues a reply in `conversation` (status `queued`, no platform id yet). Enqueue its
@@ -638,6 +694,13 @@ impl Tx {
         )?;
         found(done)?;
         self.note_message(ws, conversation, now, false).await?;
+        self.record_event(
+            ws,
+            "message.created",
+            Some(conversation),
+            serde_json::json!({ "message_id": id.to_string(), "direction": "outbound" }),
+            now,
+        );
         Ok(id)
     }
 
@@ -679,15 +742,16 @@ impl Tx {
             "UPDATE messages SET external_id = $3, platform_at = $4, updated_at = $4, \
              status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END, \
              status_rank = CASE WHEN status_rank < 1 THEN 1 ELSE status_rank END \
-             WHERE workspace_id = $1 AND id = $2",
+             WHERE workspace_id = $1 AND id = $2 RETURNING id, conversation_id, status",
         )
         .bind(ws.to_string())
         .bind(id.to_string())
         .bind(external_id)
         .bind(ms(now))
-        .execute(self.conn())
+        .fetch_optional(self.conn())
         .await?;
-        found(done)?;
+        self.updated_row(ws, done.as_ref(), now)?
+            .ok_or(StoreError::NotFound)?;
         if let Some(echo) = echo {
             let status = known(&echo, "status", MessageStatus::parse)?;
             let code = echo.opt_text("error_code")?;
@@ -711,7 +775,8 @@ impl Tx {
     ) -> Result<()> {
         let done = sqlx::query(
             "UPDATE messages SET status = 'failed', status_rank = $5, error_code = $3, \
-             error_reason = $4, updated_at = $6 WHERE workspace_id = $1 AND id = $2",
+             error_reason = $4, updated_at = $6 WHERE workspace_id = $1 AND id = $2 \
+             RETURNING id, conversation_id, status",
         )
         .bind(ws.to_string())
         .bind(id.to_string())
@@ -719,9 +784,11 @@ impl Tx {
         .bind(reason)
         .bind(MessageStatus::Failed.rank())
         .bind(ms(now))
-        .execute(self.conn())
+        .fetch_optional(self.conn())
         .await?;
-        found(done)
+        self.updated_row(ws, done.as_ref(), now)?
+            .ok_or(StoreError::NotFound)?;
+        Ok(())
     }
 
     /// The widget visitor has the business's messages up to `up_to` (`Delivered`: fetched by

@@ -19,6 +19,10 @@ impl Store {
                 "SELECT m.name AS table_name, p.name AS column_name \
                  FROM sqlite_master m JOIN pragma_table_info(m.name) p \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                 AND m.sql NOT LIKE 'CREATE VIRTUAL TABLE%' \
+                 AND NOT EXISTS (SELECT 1 FROM sqlite_master v \
+                     WHERE v.type = 'table' AND v.sql LIKE 'CREATE VIRTUAL TABLE%' \
+                     AND m.name LIKE v.name || '\\_%' ESCAPE '\\') \
                  ORDER BY m.name, p.cid"
             }
             Backend::Postgres => {
@@ -40,6 +44,27 @@ impl Store {
 }
 
 impl Store {
+    /// The names of the live full-text indexes (SQLite: FTS5 virtual tables; PostgreSQL: GIN
+    /// indexes), to hold against `switchboard_core::inventory::SEARCH_INDEXES`. A full-text
+    /// index is not a table of its own, so [`Store::live_columns`] leaves it (and its shadow
+    /// tables) out.
+    pub async fn live_search_indexes(&self) -> Result<Vec<String>> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND sql LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(indexname AS TEXT) AS name FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND indexdef LIKE '%USING gin%' ORDER BY indexname"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("name")?))
+            .collect()
+    }
+
     /// How many sessions wait on an advisory lock (PostgreSQL; always 0 on SQLite). Lets
     /// tests prove that a transaction is queued behind another one.
     pub async fn waiting_advisory_locks(&self) -> Result<i64> {

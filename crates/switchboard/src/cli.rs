@@ -98,6 +98,32 @@ pub enum BenchCommand {
     /// serve` child process on a scratch database, beside the ceiling of the same rows
     /// stored straight into the database.
     Ingest(BenchIngestArgs),
+    /// The inbox: seeds a scratch workspace with conversations and messages, then times the
+    /// conversation list, a deep page, opening a conversation and message search.
+    Inbox(BenchInboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchInboxArgs {
+    /// Conversations to seed (one contact each).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub conversations: u64,
+
+    /// Messages to seed, spread over the conversations.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub messages: u64,
+
+    /// Timed repetitions of each read.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rounds: u32,
+
+    /// Run on a scratch database created on this PostgreSQL server (and dropped after)
+    /// instead of a scratch SQLite file.
+    #[arg(long, value_name = "URL")]
+    pub postgres_server: Option<String>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]

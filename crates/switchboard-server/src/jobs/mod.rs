@@ -9,6 +9,7 @@
 
 pub mod audit_sweep;
 pub mod email;
+pub mod inbox_sweep;
 pub mod media;
 pub mod schedules;
 pub mod send;
@@ -63,6 +64,7 @@ impl Registry {
         registry.add(email::SendEmail);
         registry.add(audit_sweep::AuditSweep);
         registry.add(sweeps::SessionSweep);
+        registry.add(inbox_sweep::InboxSweep);
         registry.add(media::MediaDownload);
         registry.add(send::SendMessage);
         registry.add(templates::TemplateSync);

@@ -27,8 +27,15 @@ pub const AUDIT_SWEEP: StandardSchedule = StandardSchedule {
     interval: time::Duration::days(1),
 };
 
-pub fn standard_schedules() -> [StandardSchedule; 2] {
-    [SESSION_SWEEP, AUDIT_SWEEP]
+/// Wakes snoozed conversations whose time has come; drops week-old live-update events.
+pub const INBOX_SWEEP: StandardSchedule = StandardSchedule {
+    name: "inbox_sweep",
+    kind: super::inbox_sweep::INBOX_SWEEP,
+    interval: time::Duration::minutes(1),
+};
+
+pub fn standard_schedules() -> [StandardSchedule; 3] {
+    [SESSION_SWEEP, AUDIT_SWEEP, INBOX_SWEEP]
 }
 
 /// Creates or updates the standard schedules; call once when the server starts.

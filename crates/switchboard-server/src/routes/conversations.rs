@@ -22,10 +22,12 @@ use switchboard_core::channel::{
 };
 use switchboard_core::clock::{from_millis, to_millis};
 use switchboard_core::window::{ReplyAttempt, WindowDecision, WindowRules, check_reply};
-use switchboard_core::{ConnectionId, ConversationId, MessageId, Role, ValidationError};
+use switchboard_core::{ConnectionId, ConversationId, LabelId, MessageId, Role, ValidationError};
 use switchboard_store::connections::ConnectionStatus;
 use switchboard_store::consent::ConsentKind;
-use switchboard_store::conversations::{Conversation, ConversationFilter, ConversationStatus};
+use switchboard_store::conversations::{
+    AssigneeFilter, Conversation, ConversationFilter, ConversationSort, ConversationStatus,
+};
 use switchboard_store::messages::{Message, MessagePage, NewOutbound};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -69,6 +71,32 @@ pub struct ConversationView {
     pub updated_at: String,
     #[schema(format = DateTime)]
     pub resolved_at: Option<String>,
+    /// The last message, or the creation when there is none (the listing's order).
+    #[schema(format = DateTime)]
+    pub activity_at: String,
+    /// When the customer started waiting for an answer; absent while nobody waits.
+    #[schema(format = DateTime)]
+    pub waiting_since: Option<String>,
+    /// When a snoozed conversation opens again.
+    #[schema(format = DateTime)]
+    pub snoozed_until: Option<String>,
+    /// Customer messages nobody in the workspace has read yet.
+    pub unread_count: i64,
+    pub contact_name: Option<String>,
+    /// The last message's words.
+    pub preview: Option<String>,
+    /// The ids of the labels on it.
+    pub label_ids: Vec<String>,
+}
+
+impl ConversationView {
+    pub(crate) fn with_labels(c: &Conversation, labels: Option<&Vec<LabelId>>) -> Self {
+        let mut view = Self::from(c);
+        view.label_ids = labels
+            .map(|l| l.iter().map(|id| id.to_string()).collect())
+            .unwrap_or_default();
+        view
+    }
 }
 
 impl From<&Conversation> for ConversationView {
@@ -85,6 +113,13 @@ impl From<&Conversation> for ConversationView {
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             resolved_at: c.resolved_at.map(rfc3339),
+            activity_at: rfc3339(c.activity_at),
+            waiting_since: c.waiting_since.map(rfc3339),
+            snoozed_until: c.snoozed_until.map(rfc3339),
+            unread_count: c.unread_count,
+            contact_name: c.contact_name.clone(),
+            preview: c.preview.clone(),
+            label_ids: Vec::new(),
         }
     }
 }
@@ -172,6 +207,15 @@ pub struct ConversationQuery {
     pub channel: Option<String>,
     /// Only this channel connection.
     pub connection_id: Option<String>,
+    /// `me` (the caller; sessions only), `unassigned`, or a member's user id.
+    pub assignee: Option<String>,
+    /// Only conversations with this label (its id).
+    pub label: Option<String>,
+    /// `true`: only conversations with unread customer messages.
+    pub unread: Option<String>,
+    /// `activity` (newest first, the default) or `waiting` (the longest-waiting customer
+    /// first; only conversations whose customer waits for an answer).
+    pub sort: Option<String>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// 1 to 200; 50 by default.
@@ -179,7 +223,56 @@ pub struct ConversationQuery {
 }
 
 impl ConversationQuery {
-    fn filter(&self) -> Result<ConversationFilter, ApiError> {
+    pub(crate) fn filter(
+        &self,
+        me: Option<switchboard_core::UserId>,
+    ) -> Result<ConversationFilter, ApiError> {
+        let assignee = match nonempty(&self.assignee) {
+            None | Some("all") => None,
+            Some("unassigned") => Some(AssigneeFilter::Unassigned),
+            Some("me") => Some(AssigneeFilter::User(me.ok_or_else(|| {
+                invalid(
+                    "invalid_assignee",
+                    "An API token is no member: name the assignee by user id.",
+                    "assignee",
+                )
+            })?)),
+            Some(other) => Some(AssigneeFilter::User(other.parse().map_err(|_| {
+                invalid(
+                    "invalid_assignee",
+                    "The assignee is me, unassigned, all or a member's user id.",
+                    "assignee",
+                )
+            })?)),
+        };
+        let label = nonempty(&self.label)
+            .map(|l| {
+                l.parse::<LabelId>()
+                    .map_err(|_| invalid("invalid_label", "The label is a label's id.", "label"))
+            })
+            .transpose()?;
+        let unread = match nonempty(&self.unread) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "invalid_unread",
+                    "unread is true or false.",
+                    "unread",
+                ));
+            }
+        };
+        let sort = match nonempty(&self.sort) {
+            None | Some("activity") => ConversationSort::Activity,
+            Some("waiting") => ConversationSort::Waiting,
+            Some(_) => {
+                return Err(invalid(
+                    "invalid_sort",
+                    "The sort is activity or waiting.",
+                    "sort",
+                ));
+            }
+        };
         let status = nonempty(&self.status)
             .map(|s| {
                 ConversationStatus::parse(s).ok_or_else(|| {
@@ -214,13 +307,25 @@ impl ConversationQuery {
             status,
             connection,
             kind,
+            assignee,
+            label,
+            unread,
+            sort,
             after,
             limit: parse_limit(&self.limit)?,
         })
     }
 }
 
-/// The workspace's conversations, newest activity first (agent).
+/// The cursor of the page after `page`, when `page` is full.
+pub(crate) fn next_cursor(page: &[Conversation], filter: &ConversationFilter) -> Option<String> {
+    (page.len() as i64 == filter.limit)
+        .then(|| page.last())
+        .flatten()
+        .map(|c| format!("{}_{}", to_millis(c.sort_key(filter.sort)), c.id))
+}
+
+/// The workspace's conversations, newest activity first, or longest waiting first (agent).
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
     params(ConversationQuery),
     responses((status = 200, body = ConversationList), (status = 400, body = ErrorBody),
@@ -233,17 +338,24 @@ async fn list_conversations(
 ) -> Result<ApiJson<ConversationList>, ApiError> {
     access.require(Role::Agent)?;
     let query: ConversationQuery = parse_query(raw.as_deref())?;
-    let filter = query.filter()?;
+    let filter = query.filter(access.actor.user_id())?;
     let page = state
         .store
         .conversation_page(access.workspace_id, &filter)
         .await?;
-    let next_cursor = (page.len() as i64 == filter.limit)
-        .then(|| page.last())
-        .flatten()
-        .map(|c| format!("{}_{}", to_millis(c.activity_at()), c.id));
+    let next_cursor = next_cursor(&page, &filter);
+    let labels = state
+        .store
+        .labels_of(
+            access.workspace_id,
+            &page.iter().map(|c| c.id).collect::<Vec<_>>(),
+        )
+        .await?;
     Ok(ApiJson(ConversationList {
-        data: page.iter().map(ConversationView::from).collect(),
+        data: page
+            .iter()
+            .map(|c| ConversationView::with_labels(c, labels.get(&c.id)))
+            .collect(),
         next_cursor,
     }))
 }
@@ -261,7 +373,8 @@ async fn get_conversation(
     access.require(Role::Agent)?;
     let id: ConversationId = path_id(&id)?;
     let c = state.store.conversation(access.workspace_id, id).await?;
-    Ok(ApiJson(ConversationView::from(&c)))
+    let labels = state.store.labels_of(access.workspace_id, &[id]).await?;
+    Ok(ApiJson(ConversationView::with_labels(&c, labels.get(&id))))
 }
 
 #[derive(serde::Deserialize, IntoParams, Default)]
@@ -354,7 +467,7 @@ pub struct QueuedMessage {
 }
 
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -371,7 +484,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         })
 }
 
-fn invalid(code: &'static str, message: impl Into<String>, field: &'static str) -> ApiError {
+pub(crate) fn invalid(
+    code: &'static str,
+    message: impl Into<String>,
+    field: &'static str,
+) -> ApiError {
     ValidationError::new(code, message).on(field).into()
 }
 
@@ -508,7 +625,35 @@ async fn send_message(
             }),
         ));
     }
-    let content = parse_content(&body)?;
+    let message = queue_reply(
+        &state,
+        ws,
+        access.actor.user_id(),
+        id,
+        &body,
+        idempotency_key.as_deref(),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(QueuedMessage {
+            id: message.to_string(),
+            status: "queued".to_owned(),
+        }),
+    ))
+}
+
+/// Checks a reply completely and queues it with its send job (the API's and the inbox
+/// composer's one path).
+pub(crate) async fn queue_reply(
+    state: &AppState,
+    ws: switchboard_core::WorkspaceId,
+    author: Option<switchboard_core::UserId>,
+    id: ConversationId,
+    body: &SendRequest,
+    idempotency_key: Option<&str>,
+) -> Result<MessageId, ApiError> {
+    let content = parse_content(body)?;
     let conversation = state.store.conversation(ws, id).await?;
     let kind = conversation.kind;
     if let OutboundContent::Text { body: text } = &content
@@ -663,10 +808,10 @@ async fn send_message(
             ws,
             id,
             &NewOutbound {
-                author: access.actor.user_id(),
+                author,
                 content: &content,
                 reply_to_external_id: reply_to.as_deref(),
-                idempotency_key: idempotency_key.as_deref(),
+                idempotency_key,
             },
             now,
         )
@@ -677,11 +822,5 @@ async fn send_message(
         // The visitor's browser may be long-polling for this reply (`routes::widget`).
         state.widget_hub.notify(conversation.contact_id);
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        ApiJson(QueuedMessage {
-            id: message.to_string(),
-            status: "queued".to_owned(),
-        }),
-    ))
+    Ok(message)
 }

@@ -1,4 +1,5 @@
-//! The signed-in landing page and the workspace switcher.
+//! The signed-in landing page and the workspace switcher: a member of a workspace lands in
+//! its inbox (`routes::inbox`); someone without one sees how to get in.
 
 use crate::auth::WebUser;
 use crate::auth::csrf::WebForm;
@@ -7,7 +8,7 @@ use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use switchboard_core::WorkspaceId;
@@ -28,9 +29,19 @@ struct HomePage {
     member_count: usize,
 }
 
-async fn home(State(state): State<AppState>, WebUser(auth): WebUser) -> Result<Response, WebError> {
+async fn home(
+    State(state): State<AppState>,
+    WebUser(auth): WebUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, WebError> {
     let nav = Nav::load(&state, &auth).await?;
     let workspace = nav.active.clone();
+    if workspace
+        .as_ref()
+        .is_some_and(|w| w.role.at_least(switchboard_core::Role::Agent))
+    {
+        return crate::routes::inbox::page(&state, auth, nav, raw.as_deref()).await;
+    }
     let member_count = match &workspace {
         Some(ws) => state.store.members(ws.id).await?.len(),
         None => 0,

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub outbox: SmtpSink,
     pub state: AppState,
     pub data_dir: tempfile::TempDir,
+    /// The database's URL, for a second server on the same database.
+    pub db_url: String,
     _db: TestDb,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -78,6 +80,7 @@ impl TestApp {
             outbox,
             state,
             data_dir,
+            db_url: db.url.clone(),
             _db: db,
             shutdown: Some(tx),
         })

@@ -22,6 +22,8 @@ mod conversations_api;
 mod group_commit;
 mod harness;
 mod health;
+mod inbox_api;
+mod inbox_live;
 mod isolation;
 mod jobs;
 mod outbound_send;

@@ -250,3 +250,28 @@ impl Outbound {
 fn uuid_like() -> String {
     switchboard_core::MessageId::new().to_string()
 }
+
+/// A WhatsApp connection made straight through the store (for tests that send nothing).
+pub async fn connect_plain(app: &TestApp, ws: WorkspaceId, account: &str) -> ConnectionId {
+    let credentials = SecretString::from(json!({ "access_token": "t" }).to_string());
+    let mut tx = app.store.begin().await.unwrap();
+    let c = tx
+        .insert_connection(
+            ws,
+            &NewConnection {
+                kind: ChannelKind::WhatsApp,
+                name: "Support",
+                account_id: account,
+                credentials: &credentials,
+                webhook_secret_hash: None,
+                meta_user_id: None,
+                settings: &json!({ "waba_id": "WABA1" }),
+            },
+            &app.state.master_key,
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    c.id
+}

@@ -29,3 +29,21 @@ async fn inventory_covers_the_live_schema(store: Store) {
         "inventory names columns the schema lacks: {stale:?}"
     );
 }
+
+backend_tests!(search_indexes_are_declared);
+
+/// Every full-text index is declared with the table it indexes, and only those exist.
+async fn search_indexes_are_declared(store: Store) {
+    let live = store.live_search_indexes().await.unwrap();
+    let declared: Vec<String> = switchboard_core::inventory::SEARCH_INDEXES
+        .iter()
+        .map(|i| i.name.to_owned())
+        .collect();
+    assert_eq!(live, declared);
+    for index in switchboard_core::inventory::SEARCH_INDEXES {
+        let table = switchboard_core::inventory::table(index.table).unwrap();
+        for c in index.columns {
+            assert!(table.column(c).is_some(), "{}: {c}", index.name);
+        }
+    }
+}

@@ -522,3 +522,164 @@ async fn direct_ingest(
     }
     Ok(messages as f64 / started.elapsed().as_secs_f64())
 }
+
+#[derive(serde::Serialize)]
+struct InboxReport {
+    backend: &'static str,
+    conversations: u64,
+    messages: u64,
+    seed_seconds: f64,
+    /// The first page (50) of open conversations, newest activity first.
+    list_p50_ms: f64,
+    list_p99_ms: f64,
+    /// A page deep in the list, from a keyset cursor.
+    list_deep_p50_ms: f64,
+    list_deep_p99_ms: f64,
+    /// What opening a conversation reads: it, its latest 100 messages, its timeline and media.
+    open_p50_ms: f64,
+    open_p99_ms: f64,
+    /// Message search (every word, the last as a prefix), 50 newest hits.
+    search_p50_ms: f64,
+    search_p99_ms: f64,
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(at).copied().unwrap_or_default()
+}
+
+/// Seeds a scratch workspace with `conversations` conversations and `messages` messages
+/// (`switchboard_store::seed`), then times the inbox's reads through the store, as the
+/// server makes them (server time without HTTP and rendering): the list, a deep page, opening
+/// a conversation, and search.
+pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
+    use switchboard_store::conversations::{ConversationFilter, ConversationStatus};
+    let scratch = Scratch::open(args.postgres_server.as_deref()).await?;
+    let store = scratch.store.clone();
+    let master = switchboard_keys::MasterKey::generate();
+    let (ws, conn) = seed_bench_connection(&store, &master).await?;
+    let started = Instant::now();
+    let ids = store
+        .seed_inbox(
+            ws,
+            conn,
+            switchboard_store::seed::SeedPlan {
+                conversations: args.conversations,
+                messages: args.messages,
+                now: SystemClock.now(),
+            },
+        )
+        .await?;
+    let seed_seconds = started.elapsed().as_secs_f64();
+    let rounds = args.rounds;
+    let time = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+
+    let open_filter = ConversationFilter {
+        status: Some(ConversationStatus::Open),
+        limit: 50,
+        ..Default::default()
+    };
+    let mut list = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        store.conversation_page(ws, &open_filter).await?;
+        list.push(time(t));
+    }
+    // Deep pages: start from the cursor of a conversation far down the list.
+    let mut deep = Vec::new();
+    for r in 0..rounds {
+        let pick = ids
+            .get((ids.len() / 2 + r as usize * 997) % ids.len().max(1))
+            .copied()
+            .context("no conversations seeded")?;
+        let c = store.conversation(ws, pick).await?;
+        let filter = ConversationFilter {
+            after: Some((c.activity_at, c.id)),
+            ..open_filter.clone()
+        };
+        let t = Instant::now();
+        store.conversation_page(ws, &filter).await?;
+        deep.push(time(t));
+    }
+    let mut open = Vec::new();
+    for r in 0..rounds {
+        let pick = ids
+            .get((r as usize * 7919) % ids.len().max(1))
+            .copied()
+            .context("no conversations seeded")?;
+        let t = Instant::now();
+        store.conversation(ws, pick).await?;
+        store
+            .messages(
+                ws,
+                pick,
+                switchboard_store::messages::MessagePage {
+                    before: None,
+                    limit: 100,
+                },
+            )
+            .await?;
+        store.activities(ws, pick).await?;
+        store.media_of_conversation(ws, pick).await?;
+        store.labels_of(ws, &[pick]).await?;
+        open.push(time(t));
+    }
+    let queries = [
+        "lisbon refund",
+        "blue shirt",
+        "courier",
+        "tracking pack",
+        "#12345",
+        "gift wr",
+    ];
+    let mut search = Vec::new();
+    for r in 0..rounds {
+        let q = queries
+            .get(r as usize % queries.len())
+            .copied()
+            .unwrap_or("order");
+        let t = Instant::now();
+        store.search_messages(ws, q, 50).await?;
+        search.push(time(t));
+    }
+    let report = InboxReport {
+        backend: scratch.backend,
+        conversations: args.conversations,
+        messages: args.messages,
+        seed_seconds,
+        list_p50_ms: percentile(&mut list, 0.5),
+        list_p99_ms: percentile(&mut list, 0.99),
+        list_deep_p50_ms: percentile(&mut deep, 0.5),
+        list_deep_p99_ms: percentile(&mut deep, 0.99),
+        open_p50_ms: percentile(&mut open, 0.5),
+        open_p99_ms: percentile(&mut open, 0.99),
+        search_p50_ms: percentile(&mut search, 0.5),
+        search_p99_ms: percentile(&mut search, 0.99),
+    };
+    scratch.remove().await?;
+    if args.json.json {
+        crate::output::line(serde_json::to_string(&report)?)
+    } else {
+        crate::output::line(format!(
+            "inbox on {}: {} conversations, {} messages (seeded in {:.0} s), {} rounds each\n  \
+             list (first page of 50 open): p50 {:.1} ms, p99 {:.1} ms\n  \
+             list (deep page from a cursor): p50 {:.1} ms, p99 {:.1} ms\n  \
+             open a conversation: p50 {:.1} ms, p99 {:.1} ms\n  \
+             search: p50 {:.1} ms, p99 {:.1} ms",
+            report.backend,
+            report.conversations,
+            report.messages,
+            report.seed_seconds,
+            rounds,
+            report.list_p50_ms,
+            report.list_p99_ms,
+            report.list_deep_p50_ms,
+            report.list_deep_p99_ms,
+            report.open_p50_ms,
+            report.open_p99_ms,
+            report.search_p50_ms,
+            report.search_p99_ms
+        ))
+    }
+}

@@ -56,6 +56,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&config, args).await,
         Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
+        Command::Bench(BenchCommand::Inbox(args)) => bench::inbox(args).await,
         Command::Simulate(args) => simulate::run(&config, args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))

@@ -92,6 +92,10 @@ uuid_id!(
     MessageTemplateId,
     /// A stored attachment (image, audio, video, document).
     MediaObjectId,
+    /// A data subject's request (erase, export, restrict, ...).
+    PrivacyRequestId,
+    /// A legal hold on a contact, a conversation or a workspace.
+    LegalHoldId,
 );
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::conversations::api_router())
         .merge(routes::contacts::api_router())
         .merge(routes::templates::api_router())
+        .merge(crate::privacy::api::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -55,6 +56,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .merge(routes::health::router())
         .merge(routes::webhooks::router())
+        .merge(crate::privacy::public::router())
         .merge(routes::home::router())
         .merge(routes::members::web_router())
         .merge(routes::invitations::web_router())

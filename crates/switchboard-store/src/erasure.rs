@@ -819,11 +819,28 @@ impl Store {
                         Err(_) => continue,
                     };
                     for row in rows {
-                        let Ok(Some(value)) = row.opt_text("v") else {
+                        let Ok(Some(full)) = row.opt_text("v") else {
                             continue;
                         };
-                        let value: String = value.chars().take(NEEDLE_CHARS).collect();
-                        if is_needle(&value) && !needles.contains(&value) {
+                        let value: String = full.chars().take(NEEDLE_CHARS).collect();
+                        if !is_needle(&value) || needles.contains(&value) {
+                            continue;
+                        }
+                        // A value other rows of the same column hold too (two customers
+                        // called "Ada Lovelace", a "Thank you!") does not identify this
+                        // subject, and stays when they are erased: not scanned for.
+                        let mut sql = Sql::default();
+                        let cond = sql.condition(step.table, &step.filter, part);
+                        let same = sql.p(&full);
+                        let text = format!(
+                            "SELECT COUNT(*) AS n FROM {} WHERE CAST({name} AS TEXT) = {same} AND NOT ({cond})",
+                            step.table.name
+                        );
+                        let others = query(&text, &sql.params)
+                            .fetch_one(&self.read)
+                            .await?
+                            .int("n")?;
+                        if others == 0 {
                             needles.push(value);
                         }
                     }

@@ -405,6 +405,20 @@ impl Tx {
         found(done)
     }
 
+    /// The request a source reference (a callback, a job) created, if any.
+    pub async fn privacy_request_by_ref(
+        &mut self,
+        source_ref: &str,
+    ) -> Result<Option<PrivacyRequest>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM privacy_requests WHERE source_ref = $1"
+        ))
+        .bind(source_ref)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(request_from).transpose()
+    }
+
     /// An open request with the same subject key (a Meta user's earlier callback), or the
     /// request a replayed callback created.
     pub async fn privacy_request_by_source(

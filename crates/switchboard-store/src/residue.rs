@@ -95,7 +95,7 @@ impl Store {
     }
 }
 
-/// Files under `dirs` (recursively) that contain any of `needles`, byte for byte.
+/// Files under `dirs` (recursively; a path may name a single file) that contain any of `needles`, byte for byte.
 pub async fn scan_files(dirs: &[PathBuf], needles: &[String]) -> Vec<ResidueHit> {
     let dirs = dirs.to_vec();
     let needles: Vec<Vec<u8>> = needles
@@ -121,6 +121,10 @@ fn scan_dir(dir: &Path, needles: &[Vec<u8>], hits: &mut Vec<ResidueHit>, depth: 
     if depth > 8 {
         return;
     }
+    if dir.is_file() {
+        scan_file(dir, needles, hits);
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -132,26 +136,27 @@ fn scan_dir(dir: &Path, needles: &[Vec<u8>], hits: &mut Vec<ResidueHit>, depth: 
         if kind.is_dir() {
             scan_dir(&path, needles, hits, depth + 1);
         } else if kind.is_file() {
-            let Ok(file) = std::fs::File::open(&path) else {
-                continue;
-            };
-            let mut bytes = Vec::new();
-            if std::io::Read::read_to_end(
-                &mut std::io::Read::take(file, MAX_FILE_BYTES),
-                &mut bytes,
-            )
-            .is_err()
-            {
-                continue;
-            }
-            let found = needles.iter().filter(|n| contains(&bytes, n)).count();
-            if found > 0 {
-                hits.push(ResidueHit {
-                    place: format!("file:{}", path.display()),
-                    rows: found as u64,
-                });
-            }
+            scan_file(&path, needles, hits);
         }
+    }
+}
+
+fn scan_file(path: &Path, needles: &[Vec<u8>], hits: &mut Vec<ResidueHit>) {
+    let Ok(file) = std::fs::File::open(path) else {
+        return;
+    };
+    let mut bytes = Vec::new();
+    if std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES), &mut bytes)
+        .is_err()
+    {
+        return;
+    }
+    let found = needles.iter().filter(|n| contains(&bytes, n)).count();
+    if found > 0 {
+        hits.push(ResidueHit {
+            place: format!("file:{}", path.display()),
+            rows: found as u64,
+        });
     }
 }
 

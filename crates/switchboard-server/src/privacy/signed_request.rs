@@ -79,8 +79,8 @@ pub fn verify(
     mac.update(payload_part.as_bytes());
     mac.verify_slice(&signature)
         .map_err(|_| SignedRequestError::InvalidSignature)?;
-    let payload: serde_json::Value =
-        serde_json::from_slice(&decode(payload_part)?).map_err(|_| SignedRequestError::Malformed)?;
+    let payload: serde_json::Value = serde_json::from_slice(&decode(payload_part)?)
+        .map_err(|_| SignedRequestError::Malformed)?;
     let algorithm = payload.get("algorithm").and_then(|a| a.as_str());
     if !algorithm.is_some_and(|a| a.eq_ignore_ascii_case("HMAC-SHA256")) {
         return Err(SignedRequestError::UnsupportedAlgorithm);
@@ -101,7 +101,9 @@ pub fn verify(
     };
     if user_id.is_empty()
         || user_id.len() > 64
-        || !user_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || !user_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         return Err(SignedRequestError::NoUser);
     }
@@ -144,13 +146,19 @@ mod tests {
 
     #[test]
     fn forged_expired_and_malformed_are_refused() {
-        let signed = sign(&payload(now().unix_timestamp()), &SecretString::from("other"));
+        let signed = sign(
+            &payload(now().unix_timestamp()),
+            &SecretString::from("other"),
+        );
         assert_eq!(
             verify(&signed, &secret(), now()),
             Err(SignedRequestError::InvalidSignature)
         );
         let old = sign(&payload(now().unix_timestamp() - 90_000), &secret());
-        assert_eq!(verify(&old, &secret(), now()), Err(SignedRequestError::Expired));
+        assert_eq!(
+            verify(&old, &secret(), now()),
+            Err(SignedRequestError::Expired)
+        );
         for bad in ["", ".", "abc", "a.b.c", "!!.??"] {
             assert!(verify(bad, &secret(), now()).is_err(), "{bad}");
         }
@@ -165,7 +173,11 @@ mod tests {
         // A payload tampered with after signing fails the signature.
         let good = sign(&payload(now().unix_timestamp()), &secret());
         let (sig, _) = good.split_once('.').unwrap();
-        let other = URL_SAFE_NO_PAD.encode(payload(now().unix_timestamp()).to_string().replace("10210001", "666"));
+        let other = URL_SAFE_NO_PAD.encode(
+            payload(now().unix_timestamp())
+                .to_string()
+                .replace("10210001", "666"),
+        );
         assert_eq!(
             verify(&format!("{sig}.{other}"), &secret(), now()),
             Err(SignedRequestError::InvalidSignature)

@@ -63,10 +63,30 @@ impl Store {
     /// Rows per text column that contain any of `needles` (exact text; on SQLite LIKE also
     /// ignores ASCII case).
     pub async fn residue_scan(&self, needles: &[String]) -> Result<Vec<ResidueHit>> {
+        self.residue_scan_in(None, needles).await
+    }
+
+    /// [`Store::residue_scan`] limited, in tables that have a `workspace_id` column, to the
+    /// rows of `ws` (tables without one, such as accounts, are scanned whole).
+    pub async fn residue_scan_in(
+        &self,
+        ws: Option<switchboard_core::WorkspaceId>,
+        needles: &[String],
+    ) -> Result<Vec<ResidueHit>> {
         let needles: Vec<&String> = needles.iter().filter(|n| !n.is_empty()).collect();
         if needles.is_empty() {
             return Ok(Vec::new());
         }
+        let scoped: std::collections::HashSet<String> = match ws {
+            Some(_) => self
+                .live_columns()
+                .await?
+                .into_iter()
+                .filter(|c| c.column == "workspace_id")
+                .map(|c| c.table)
+                .collect(),
+            None => Default::default(),
+        };
         let mut hits = Vec::new();
         for (table, column) in self.live_text_columns().await? {
             if table.starts_with('_') {
@@ -75,13 +95,24 @@ impl Store {
             let ors: Vec<String> = (1..=needles.len())
                 .map(|i| format!("CAST({column} AS TEXT) LIKE ${i} ESCAPE '\\'"))
                 .collect();
+            let scope = match ws {
+                Some(_) if scoped.contains(&table) => {
+                    format!(" AND workspace_id = ${}", needles.len() + 1)
+                }
+                _ => String::new(),
+            };
             let sql = format!(
-                "SELECT COUNT(*) AS n FROM {table} WHERE {}",
+                "SELECT COUNT(*) AS n FROM {table} WHERE ({}){scope}",
                 ors.join(" OR ")
             );
             let mut q = sqlx::query(&sql);
             for n in &needles {
                 q = q.bind(like_pattern(n));
+            }
+            if !scope.is_empty()
+                && let Some(ws) = ws
+            {
+                q = q.bind(ws.to_string());
             }
             let n = q.fetch_one(&self.read).await?.int("n")?;
             if n > 0 {

@@ -804,6 +804,30 @@ mod tests {
     }
 
     #[test]
+    fn references_and_stored_files_name_real_columns() {
+        for r in REFERENCES {
+            let t = table(r.table).unwrap();
+            assert!(t.column(r.column).is_some(), "{}.{}", r.table, r.column);
+            assert!(
+                t.column(r.id_column).is_some(),
+                "{}.{}",
+                r.table,
+                r.id_column
+            );
+            // Erasure finds a parent's rows by `id`.
+            assert!(
+                table(r.parent).unwrap().column("id").is_some(),
+                "{}",
+                r.parent
+            );
+        }
+        for f in STORED_FILES {
+            let t = table(f.table).unwrap();
+            assert!(t.column(f.key_column).is_some() && t.column(f.id_column).is_some());
+        }
+    }
+
+    #[test]
     fn personal_tables_say_what_erasure_does() {
         for t in TABLES
             .iter()

@@ -281,15 +281,17 @@ impl Tx {
         let today = now.date();
         let mut paused_days = current.paused_days;
         let mut paused_since = current.paused_since;
-        let mut details = serde_json::json!({ "from": from.as_str(), "to": to.as_str() });
+        let mut details = serde_json::Map::new();
+        details.insert("from".into(), from.as_str().into());
+        details.insert("to".into(), to.as_str().into());
         if to == RequestState::AwaitingIdentity {
             paused_since = Some(now);
-            details["clock"] = "paused".into();
+            details.insert("clock".into(), "paused".into());
         } else if let Some(since) = paused_since.take() {
             let days = calendar::paused_days(&[(since.date(), Some(today))], today);
             paused_days += days;
-            details["clock"] = "resumed".into();
-            details["paused_days"] = days.into();
+            details.insert("clock".into(), "resumed".into());
+            details.insert("paused_days".into(), days.into());
         }
         let extended = current.extended_at.is_some() || to == RequestState::Extended;
         if to == RequestState::Extended {
@@ -307,7 +309,7 @@ impl Tx {
             extended,
             &[],
         );
-        details["respond_by"] = d.respond_by.to_string().into();
+        details.insert("respond_by".into(), d.respond_by.to_string().into());
         let stamp = |s: RequestState| (to == s).then_some(ms(now));
         sqlx::query(
             "UPDATE privacy_requests SET state = $2, state_reason = COALESCE($3, state_reason), \
@@ -339,8 +341,8 @@ impl Tx {
         event.target_label = None;
         // The reason is the operator's words about a person's request: it stays on the request
         // (which anonymisation handles), not in the audit details that outlive it.
-        details["reason_given"] = reason.is_some().into();
-        event.details = details;
+        details.insert("reason_given".into(), reason.is_some().into());
+        event.details = serde_json::Value::Object(details);
         self.record_audit(&event, now).await?;
         self.privacy_request_any(id).await
     }
@@ -529,13 +531,11 @@ impl Store {
 
     /// The sealed identifiers captured before erasure, if any.
     pub async fn request_needles(&self, id: PrivacyRequestId) -> Result<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query("SELECT needles FROM privacy_requests WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&self.read)
-                .await?
-                .ok_or(StoreError::NotFound)?
-                .opt_bytes("needles")?,
-        )
+        sqlx::query("SELECT needles FROM privacy_requests WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .opt_bytes("needles")
     }
 }

@@ -36,34 +36,47 @@ pub fn router() -> Router<AppState> {
         .route("/privacy/deletion-status/{code}", get(status))
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: code.to_owned(),
-            message: message.to_owned(),
-            field: None,
-        },
-    };
-    (status, Json(body)).into_response()
+/// Why a callback was refused: a status, a stable code and a message.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
 }
 
-fn refuse_signed(e: &SignedRequestError) -> Response {
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                field: None,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn refuse_signed(e: &SignedRequestError) -> Refusal {
     let status = match e {
         SignedRequestError::InvalidSignature => StatusCode::UNAUTHORIZED,
         _ => StatusCode::BAD_REQUEST,
     };
-    refuse(status, e.code(), &e.to_string())
+    Refusal {
+        status,
+        code: e.code(),
+        message: e.to_string(),
+    }
 }
 
-/// The verified Meta user id of a callback, or the answer that refuses it.
-fn verified(state: &AppState, body: &[u8]) -> Result<(String, String), Response> {
+/// The verified Meta user id of a callback (and the signed request), or why it is refused.
+fn verified(state: &AppState, body: &[u8]) -> Result<(String, String), Refusal> {
     let Some(secret): Option<&SecretString> = state.config.platforms.meta_app_secret.as_ref()
     else {
-        return Err(refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_configured",
-            "The Meta app secret is not configured.",
-        ));
+        return Err(Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "not_configured",
+            message: "The Meta app secret is not configured.".into(),
+        });
     };
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|_| refuse_signed(&SignedRequestError::Malformed))?;
@@ -105,7 +118,7 @@ fn answer(state: &AppState, code: &str) -> Response {
 async fn data_deletion(State(state): State<AppState>, body: Bytes) -> Response {
     let (user_id, signed) = match verified(&state, &body) {
         Ok(v) => v,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match record_deletion(&state, &user_id, &signed).await {
         Ok(code) => answer(&state, &code),
@@ -219,7 +232,7 @@ struct Deauthorized {
 async fn deauthorize(State(state): State<AppState>, body: Bytes) -> Response {
     let (user_id, _) = match verified(&state, &body) {
         Ok(v) => v,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let result: Result<usize, ApiError> = async {
         let connections = state.store.connections_of_meta_user(&user_id).await?;

@@ -582,8 +582,13 @@ pub async fn bench_erase(args: BenchEraseArgs) -> Result<()> {
     let Outcome::Completed(receipt) = outcome else {
         bail!("the erasure did not complete: {outcome:?}");
     };
+    let backend = if args.postgres_server.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let result = json!({
-        "backend": if args.postgres_server.is_some() { "postgres" } else { "sqlite" },
+        "backend": backend,
         "messages": args.messages,
         "media": args.media,
         "seconds": took.as_secs_f64(),
@@ -600,7 +605,7 @@ pub async fn bench_erase(args: BenchEraseArgs) -> Result<()> {
         args.messages,
         args.media,
         took.as_secs_f64(),
-        result["backend"].as_str().unwrap_or_default()
+        backend
     ))
 }
 

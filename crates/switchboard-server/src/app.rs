@@ -64,6 +64,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::connections::web_router())
         .merge(routes::audit::web_router())
         .merge(routes::jobs::web_router())
+        .merge(crate::privacy::web::router())
         .merge(routes::signup::router())
         .merge(routes::login::router())
         .merge(routes::password_reset::router())

@@ -1,6 +1,7 @@
 //! The privacy engine's server half: the erasure job (`erasure_job`), the API under
 //! `/api/v1/privacy` (`api`), Meta's data-deletion and deauthorisation callbacks and the
-//! public deletion-status page (`public`), and Meta's `signed_request` (`signed_request`).
+//! public deletion-status page (`public`), Meta's `signed_request` (`signed_request`), and
+//! the Settings > Privacy page (`web`).
 //! The rules (state machine, calendar) live in `switchboard_core::privacy`; the erasure
 //! itself, driven by the inventory, in `switchboard_store::erasure`.
 //!
@@ -13,6 +14,7 @@ pub mod api;
 pub mod erasure_job;
 pub mod public;
 pub mod signed_request;
+pub mod web;
 
 use crate::state::AppState;
 use std::path::PathBuf;

@@ -371,6 +371,14 @@ async fn erase_request_through_the_api_completes_with_a_receipt(env: Env) {
             .await
             .is_empty()
     );
+    // Settings > Privacy lists it for an admin.
+    let page = seed::browser(&env.app, Method::GET, "/settings/privacy", &env.ws.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(id) && html.contains("completed"), "{html}");
     // Completed is final.
     let again = api(
         Method::POST,

@@ -102,6 +102,10 @@ uuid_id!(
     ActivityId,
     /// A reply text agents reuse.
     CannedResponseId,
+    /// A data subject's request (erase, export, restrict, ...).
+    PrivacyRequestId,
+    /// A legal hold on a contact, a conversation or a workspace.
+    LegalHoldId,
 );
 
 #[cfg(test)]

@@ -320,9 +320,12 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "audit_log",
         purpose: "Append-only record of security- and privacy-relevant actions.",
+        // Rows naming a user or a contact as their target are anonymised with them too.
         links: &[
             link(Workspace, "workspace_id"),
             link(PlatformUser, "actor_user_id"),
+            link(PlatformUser, "target_id"),
+            link(Contact, "target_id"),
         ],
         erasure: ErasureAction::Anonymise {
             columns: &[
@@ -763,6 +766,81 @@ pub static TABLES: &[Table] = &[
             col("created_at", NotPersonal),
         ],
     },
+    Table {
+        name: "privacy_requests",
+        purpose: "Data-subject requests (erase, export, restrict, object, rectify): their state, deadlines, erasure progress and the receipt that proves what was done.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "created_by"),
+        ],
+        // The request is the proof that a subject's rights were answered: it stays (no
+        // identifiers of the subject in it, only ids and hashes), but who typed it in does not,
+        // and the sealed identifiers kept for the residue scan go.
+        erasure: ErasureAction::Anonymise {
+            columns: &["created_by", "needles"],
+        },
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("kind", NotPersonal),
+            col("source", NotPersonal),
+            col("regime", NotPersonal),
+            col("subject_kind", NotPersonal),
+            col("subject_id", NotPersonal),
+            // SHA-256 of an app-scoped Meta id: pseudonymous.
+            col("subject_key_hash", Identity),
+            col("source_ref", NotPersonal),
+            col("confirmation_code", NotPersonal),
+            col("state", NotPersonal),
+            col("state_reason", Audit),
+            col("needs_review", NotPersonal),
+            col("received_at", NotPersonal),
+            col("acknowledge_by", NotPersonal),
+            col("respond_by", NotPersonal),
+            col("first_deadline", NotPersonal),
+            col("extended_at", NotPersonal),
+            col("paused_since", NotPersonal),
+            col("paused_days", NotPersonal),
+            col("acknowledged_at", NotPersonal),
+            col("completed_at", NotPersonal),
+            col("refused_at", NotPersonal),
+            col("plan", NotPersonal),
+            // Sealed under the platform key; cleared on completion.
+            col("needles", Identity),
+            col("progress", NotPersonal),
+            col("receipt", Audit),
+            col("residue", Audit),
+            col("created_by", Identity),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "legal_holds",
+        purpose: "Legal holds on a contact, a conversation or a workspace: held data survives erasure and retention until released.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "placed_by"),
+            link(PlatformUser, "released_by"),
+        ],
+        erasure: ErasureAction::Anonymise {
+            columns: &["placed_by", "released_by"],
+        },
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("scope_kind", NotPersonal),
+            col("scope_id", NotPersonal),
+            col("reason", Audit),
+            col("reference", Audit),
+            col("placed_by", Identity),
+            col("placed_at", NotPersonal),
+            col("released_by", Identity),
+            col("released_at", NotPersonal),
+        ],
+    },
 ];
 
 /// A full-text index over a table's columns. It is no table of its own (SQLite: an FTS5
@@ -788,6 +866,61 @@ pub const SEARCH_INDEXES: &[SearchIndex] = &[SearchIndex {
         link(Contact, "contact_id"),
         link(ChannelConnection, "connection_id"),
     ],
+}];
+
+/// A row that belongs to a subject through another table's row: `column` of `table` (or the
+/// key `json_key` inside that JSON column) holds the `id` of a row of `parent`. Erasure takes
+/// these rows with their parent's, before the parent, so they are counted and nothing that
+/// names an erased row (a queued send, a pending download) outlives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Reference {
+    pub table: &'static str,
+    /// The table's own key column.
+    pub id_column: &'static str,
+    pub column: &'static str,
+    pub json_key: Option<&'static str>,
+    pub parent: &'static str,
+}
+
+/// Every indirect link of the schema (a foreign key without a subject link of its own, or an
+/// id inside a job's payload).
+pub static REFERENCES: &[Reference] = &[
+    Reference {
+        table: "media_objects",
+        id_column: "id",
+        column: "message_id",
+        json_key: None,
+        parent: "messages",
+    },
+    Reference {
+        table: "jobs",
+        id_column: "id",
+        column: "payload",
+        json_key: Some("message_id"),
+        parent: "messages",
+    },
+    Reference {
+        table: "jobs",
+        id_column: "id",
+        column: "payload",
+        json_key: Some("media_id"),
+        parent: "media_objects",
+    },
+];
+
+/// A column that names a file in the media store (`<media_dir>/<key>`): erasing the row
+/// deletes the file first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredFile {
+    pub table: &'static str,
+    pub id_column: &'static str,
+    pub key_column: &'static str,
+}
+
+pub static STORED_FILES: &[StoredFile] = &[StoredFile {
+    table: "media_objects",
+    id_column: "id",
+    key_column: "storage_key",
 }];
 
 /// The entry for `table`, if it is classified.
@@ -828,6 +961,30 @@ mod tests {
                     assert!(t.column(c).is_some(), "{}: anonymised column {c}", t.name);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn references_and_stored_files_name_real_columns() {
+        for r in REFERENCES {
+            let t = table(r.table).unwrap();
+            assert!(t.column(r.column).is_some(), "{}.{}", r.table, r.column);
+            assert!(
+                t.column(r.id_column).is_some(),
+                "{}.{}",
+                r.table,
+                r.id_column
+            );
+            // Erasure finds a parent's rows by `id`.
+            assert!(
+                table(r.parent).unwrap().column("id").is_some(),
+                "{}",
+                r.parent
+            );
+        }
+        for f in STORED_FILES {
+            let t = table(f.table).unwrap();
+            assert!(t.column(f.key_column).is_some() && t.column(f.id_column).is_some());
         }
     }
 

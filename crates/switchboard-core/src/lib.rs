@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod inventory;
+pub mod privacy;
 pub mod role;
 pub mod slug;
 pub mod window;

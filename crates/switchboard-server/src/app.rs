@@ -42,6 +42,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::canned_responses::api_router())
         .merge(routes::search::api_router())
         .merge(routes::events::api_router())
+        .merge(crate::privacy::api::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -62,6 +63,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::webhooks::router())
         .merge(routes::widget::router(state.clone()))
+        .merge(crate::privacy::public::router())
         .merge(routes::home::router())
         .merge(routes::inbox::router())
         .merge(routes::members::web_router())
@@ -70,6 +72,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::connections::web_router())
         .merge(routes::audit::web_router())
         .merge(routes::jobs::web_router())
+        .merge(crate::privacy::web::router())
         .merge(routes::signup::router())
         .merge(routes::login::router())
         .merge(routes::password_reset::router())

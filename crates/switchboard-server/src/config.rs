@@ -69,6 +69,9 @@ pub struct ServerConfig {
     pub media_dir: std::path::PathBuf,
     /// Attachments larger than this are not downloaded (the media object is marked failed).
     pub media_max_bytes: usize,
+    /// The data directory, when there is one: the residue scan reads its mail outbox and log
+    /// files after an erasure.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -90,6 +93,7 @@ impl ServerConfig {
             trust_proxy_headers: false,
             media_dir: std::env::temp_dir().join("switchboard-media"),
             media_max_bytes: 25 * 1024 * 1024,
+            data_dir: None,
         }
     }
 

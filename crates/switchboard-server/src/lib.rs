@@ -21,6 +21,7 @@ pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod platform_http;
+pub mod privacy;
 pub mod routes;
 pub mod state;
 pub mod web;

@@ -301,6 +301,26 @@ impl Tx {
         id: ConnectionId,
         now: Timestamp,
     ) -> Result<Option<JobId>> {
+        self.disconnect_only(ws, id, now).await?;
+        let mut job = NewJob::new(
+            CHANNEL_DATA_ERASURE_JOB,
+            serde_json::json!({ "workspace_id": ws, "connection_id": id }),
+            now,
+        );
+        job.workspace_id = Some(ws);
+        job.dedupe_key = Some(format!("{CHANNEL_DATA_ERASURE_JOB}:{id}"));
+        self.enqueue(job, now).await
+    }
+
+    /// [`Tx::disconnect`] without the `channel_data_erasure` job: for a privacy request whose
+    /// own erasure (committed in the same transaction) covers the channel's data, such as
+    /// Meta's data-deletion callback.
+    pub async fn disconnect_only(
+        &mut self,
+        ws: WorkspaceId,
+        id: ConnectionId,
+        now: Timestamp,
+    ) -> Result<()> {
         let done = sqlx::query(
             "UPDATE channel_connections SET status = 'disconnected', credentials = NULL, \
              webhook_secret_hash = NULL, status_reason = NULL, disconnected_at = $3, updated_at = $3 \
@@ -311,15 +331,7 @@ impl Tx {
         .bind(ms(now))
         .execute(self.conn())
         .await?;
-        found(done)?;
-        let mut job = NewJob::new(
-            CHANNEL_DATA_ERASURE_JOB,
-            serde_json::json!({ "workspace_id": ws, "connection_id": id }),
-            now,
-        );
-        job.workspace_id = Some(ws);
-        job.dedupe_key = Some(format!("{CHANNEL_DATA_ERASURE_JOB}:{id}"));
-        self.enqueue(job, now).await
+        found(done)
     }
 }
 

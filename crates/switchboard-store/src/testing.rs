@@ -174,6 +174,11 @@ pub async fn columns_containing(store: &Store, needle: &str) -> Vec<String> {
     hits
 }
 
+/// The store's read pool, for tests that look at rows directly.
+pub fn read_pool(store: &Store) -> sqlx::AnyPool {
+    store.read.clone()
+}
+
 /// A connection's credentials as stored (sealed), for tests that move ciphertexts around.
 pub async fn sealed_credentials(
     store: &Store,

@@ -59,6 +59,9 @@ pub enum Command {
     /// Measure Switchboard's own speed on this machine (results go in docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Data-subject requests, erasure, legal holds and the residue scan.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// Run a local stand-in for the Graph API (WhatsApp, Messenger, Instagram), the Telegram
     /// Bot API and TikTok Business Messaging until SIGINT or SIGTERM.
     ///
@@ -101,6 +104,9 @@ pub enum BenchCommand {
     /// The inbox: seeds a scratch workspace with conversations and messages, then times the
     /// conversation list, a deep page, opening a conversation and message search.
     Inbox(BenchInboxArgs),
+    /// Erasure: a contact with 10,000 messages and 1,000 media files erased (and the residue
+    /// scan run) on a scratch database.
+    Erase(BenchEraseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +128,146 @@ pub struct BenchInboxArgs {
     #[arg(long, value_name = "URL")]
     pub postgres_server: Option<String>,
 
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Record a privacy request about a contact (received by email or post). An erase request
+    /// starts at once: `serve`'s workers run it, or `privacy erase` now.
+    Request(PrivacyRequestArgs),
+    /// Run (or resume) a request's erasure in this process, then the residue scan.
+    Erase(PrivacyEraseArgs),
+    /// One request: state, deadlines, progress, receipt and residue.
+    Show(PrivacyShowArgs),
+    /// A workspace's requests, or the Meta callbacks no connection matched (--unlinked).
+    List(PrivacyListArgs),
+    /// Place, release and list legal holds.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Look for a text in every text column of the workspace's rows (and accounts), the media
+    /// store, the mail outbox and log files; prints where it was found, never the text.
+    Scan(PrivacyScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrivacyRequestArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+    /// erase, export, restrict, lift_restriction, object or rectify.
+    #[arg(long)]
+    pub kind: String,
+    /// The contact's id.
+    #[arg(long, value_name = "ID")]
+    pub contact: String,
+    /// Whose calendar sets the deadlines: gdpr or ccpa.
+    #[arg(long, default_value = "gdpr")]
+    pub regime: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivacyEraseArgs {
+    /// The request's id.
+    #[arg(long, value_name = "ID")]
+    pub request: String,
+    /// Rows per transaction (smaller is gentler on a busy SQLite database).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivacyShowArgs {
+    #[arg(long, value_name = "ID")]
+    pub request: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivacyListArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: Option<WorkspaceSlug>,
+    /// Meta data-deletion callbacks no stored connection matched, for an operator to review.
+    #[arg(long)]
+    pub unlinked: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Place a legal hold: held data survives erasure and retention until released.
+    Place(HoldPlaceArgs),
+    /// Release a hold; open erase requests it kept run again.
+    Release(HoldReleaseArgs),
+    /// The workspace's holds.
+    List(HoldListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HoldPlaceArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+    /// contact, conversation or workspace.
+    #[arg(long)]
+    pub scope: String,
+    /// The contact's or conversation's id.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    #[arg(long)]
+    pub reason: String,
+    /// The order, case or ticket it answers.
+    #[arg(long)]
+    pub reference: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldReleaseArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+    #[arg(long, value_name = "ID")]
+    pub hold: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldListArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PrivacyScanArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+    /// The text to look for (a phone number, an email, a name, a message).
+    #[arg(long)]
+    pub needle: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEraseArgs {
+    /// Messages of the contact to erase.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=2_000_000))]
+    pub messages: u32,
+    /// How many of them carry a stored media file.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(0..=2_000_000))]
+    pub media: u32,
+    /// Run on a scratch database created on this PostgreSQL server (and dropped after).
+    #[arg(long, value_name = "URL")]
+    pub postgres_server: Option<String>,
     #[command(flatten)]
     pub json: JsonArg,
 }

@@ -68,6 +68,8 @@ impl Registry {
         registry.add(media::MediaDownload);
         registry.add(send::SendMessage);
         registry.add(templates::TemplateSync);
+        registry.add(crate::privacy::erasure_job::PrivacyErasure);
+        registry.add(crate::privacy::erasure_job::ChannelDataErasure);
         registry
     }
 

@@ -29,6 +29,7 @@ mod jobs;
 mod outbound_send;
 mod outbound_support;
 mod outbound_windows;
+mod privacy_api;
 mod seed;
 mod tenancy_invitations;
 mod tenancy_members;

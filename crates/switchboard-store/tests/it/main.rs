@@ -20,6 +20,7 @@ mod channels_tenancy;
 mod inventory;
 mod invitations;
 mod jobs;
+mod privacy;
 mod workspaces;
 
 use switchboard_core::{EmailAddress, ManualClock, Timestamp, UserId, WorkspaceSlug};

@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod migrate;
+mod privacy;
 mod serve;
 mod simulate;
 mod token;
@@ -57,6 +58,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
         Command::Bench(BenchCommand::Inbox(args)) => bench::inbox(args).await,
+        Command::Bench(BenchCommand::Erase(args)) => privacy::bench_erase(args).await,
+        Command::Privacy(command) => privacy::run(&config, command).await,
         Command::Simulate(args) => simulate::run(&config, args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))

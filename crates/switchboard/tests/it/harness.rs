@@ -41,6 +41,17 @@ impl Instance {
         self.dir.path().join("data")
     }
 
+    /// The database the instance's commands use (for tests that seed rows directly).
+    pub fn database_url(&self) -> String {
+        match &self.db {
+            Some(db) => db.url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir().join("switchboard.db").display()
+            ),
+        }
+    }
+
     /// The binary with this instance's data directory and database, and a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);

@@ -14,5 +14,6 @@ mod bench;
 mod commands;
 mod crash;
 mod harness;
+mod privacy_crash;
 mod serve;
 mod simulate;

@@ -1,0 +1,562 @@
+//! The privacy engine's store half: erasure driven by the inventory, resumable in batches,
+//! legal holds, and the residue scan (canary tests: unique values in every field the
+//! inventory lists, erased, scanned for, and everybody else untouched row for row).
+
+use crate::channels_fixtures::{Fixture, fixture, text_from};
+use crate::{clock, t0};
+use sqlx::Row;
+use std::path::Path;
+use switchboard_core::channel::{MediaKind, MediaRef, MessageContent};
+use switchboard_core::inventory::{SubjectKind, TABLES};
+use switchboard_core::privacy::{Regime, RequestKind, RequestSource, RequestState};
+use switchboard_core::{ContactId, PrivacyRequestId, WorkspaceId};
+use switchboard_store::audit::NewAuditEvent;
+use switchboard_store::consent::{ConsentKind, NewOptIn};
+use switchboard_store::erasure::{Environment, Outcome};
+use switchboard_store::jobs::NewJob;
+use switchboard_store::legal_holds::{HoldScope, NewHold};
+use switchboard_store::media::StoredMedia;
+use switchboard_store::messages::Direction;
+use switchboard_store::privacy_requests::NewPrivacyRequest;
+use switchboard_store::testing::columns_containing;
+use switchboard_store::{Store, backend_tests};
+
+backend_tests!(
+    canary_contact_is_erased_everywhere_and_others_are_untouched,
+    erasure_stopped_mid_way_resumes_and_finishes_with_exact_counts,
+    legal_hold_keeps_the_contact_until_released,
+    residue_scan_finds_what_is_left,
+    request_moves_only_by_the_state_machine,
+);
+
+/// What the canary contact holds: each value unique in the database.
+struct Canary {
+    contact: ContactId,
+    values: Vec<String>,
+    media_key: String,
+}
+
+/// A contact with unique values in every field the inventory lists for contacts: name,
+/// platform id, phone, message text, a caption, a stored media file, a consent record, an
+/// audit row about them, a queued send and a pending download naming their rows.
+async fn seed_contact(store: &Store, f: &Fixture, tag: &str, media_dir: &Path) -> Canary {
+    let wa_id = format!("999{}", &uuid::Uuid::new_v4().as_u128().to_string()[..9]);
+    let name = format!("Canary {tag} Quintessa");
+    let text = format!("canary-text-{tag}-{}", uuid::Uuid::new_v4().simple());
+    let caption = format!("canary-caption-{tag}-{}", uuid::Uuid::new_v4().simple());
+    let mut msg = text_from(&wa_id, &format!("wamid.{tag}.1"), &text, t0());
+    msg.contact.display_name = Some(name.clone());
+    msg.contact.username = Some(format!("canary_user_{tag}"));
+    let first = f.ingest(store, &msg, Direction::Inbound).await;
+    let mut media_msg = text_from(&wa_id, &format!("wamid.{tag}.2"), "", t0());
+    media_msg.contact.display_name = Some(name.clone());
+    media_msg.content = MessageContent::Media {
+        kind: MediaKind::Image,
+        media: MediaRef::PlatformId(format!("media-{tag}")),
+        mime_type: Some("image/jpeg".into()),
+        caption: Some(caption.clone()),
+        filename: None,
+        sha256: None,
+    };
+    let second = f.ingest(store, &media_msg, Direction::Inbound).await;
+    let media = second.media.unwrap();
+    let key = format!("{}/{media}", f.ws);
+    std::fs::create_dir_all(media_dir.join(f.ws.to_string())).unwrap();
+    std::fs::write(media_dir.join(&key), format!("JPEG bytes of {text}")).unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.mark_media_stored(
+        f.ws,
+        media,
+        &StoredMedia {
+            storage_key: &key,
+            content_type: "image/jpeg",
+            size_bytes: 10,
+            sha256: "00",
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    tx.record_opt_in(
+        f.ws,
+        &NewOptIn {
+            contact: first.contact_id,
+            connection: f.conn.id,
+            kind: ConsentKind::WhatsappMarketing,
+            source: "website_form",
+            proof: Some(&format!("canary-proof-{tag}")),
+            granted_at: t0(),
+            recorded_by: None,
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let event = NewAuditEvent::new("consent.recorded").target(
+        "contact",
+        first.contact_id,
+        Some(&format!("canary-label-{tag}")),
+    );
+    let mut event = event;
+    event.workspace_id = Some(f.ws);
+    tx.record_audit(&event, t0()).await.unwrap();
+    // A queued send naming one of their messages, and a pending download naming the media.
+    let mut send = NewJob::new(
+        "send_message",
+        serde_json::json!({"workspace_id": f.ws, "message_id": first.message_id}),
+        t0(),
+    );
+    send.workspace_id = Some(f.ws);
+    tx.enqueue(send, t0()).await.unwrap();
+    let mut download = NewJob::new(
+        "media_download",
+        serde_json::json!({"workspace_id": f.ws, "connection_id": f.conn.id, "media_id": media}),
+        t0(),
+    );
+    download.workspace_id = Some(f.ws);
+    tx.enqueue(download, t0()).await.unwrap();
+    tx.commit().await.unwrap();
+    Canary {
+        contact: first.contact_id,
+        values: vec![
+            name,
+            wa_id.clone(),
+            format!("+{wa_id}"),
+            format!("canary_user_{tag}"),
+            text,
+            caption,
+            format!("canary-proof-{tag}"),
+            format!("canary-label-{tag}"),
+        ],
+        media_key: key,
+    }
+}
+
+/// Every row of every table, as text, that matches `column = value` (rows of other people).
+async fn dump(store: &Store, rows_of: &[(&str, &str, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, column, value) in rows_of {
+        let sql = format!("SELECT * FROM {table} WHERE {column} = $1 ORDER BY 1");
+        let rows = sqlx::query(&sql)
+            .bind(value)
+            .fetch_all(&store_read(store).await)
+            .await
+            .unwrap();
+        for row in rows {
+            let mut cells = vec![table.to_string()];
+            for i in 0..row.len() {
+                let cell = row
+                    .try_get::<Option<String>, _>(i)
+                    .map(|v| format!("{v:?}"))
+                    .or_else(|_| row.try_get::<Option<i64>, _>(i).map(|v| format!("{v:?}")))
+                    .or_else(|_| {
+                        row.try_get::<Option<Vec<u8>>, _>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .unwrap_or_else(|_| "?".into());
+                cells.push(cell);
+            }
+            out.push(cells.join("|"));
+        }
+    }
+    out
+}
+
+async fn store_read(store: &Store) -> sqlx::AnyPool {
+    switchboard_store::testing::read_pool(store)
+}
+
+/// The rows of `contact` in the tables that link to contacts, and every row of `other_ws`.
+fn rows_of(contact: ContactId, other_ws: WorkspaceId) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        for l in t.links {
+            if l.subject == SubjectKind::Contact && l.column != "target_id" {
+                out.push((t.name, l.column, contact.to_string()));
+            }
+            if l.subject == SubjectKind::Workspace && t.name != "privacy_requests" {
+                out.push((t.name, l.column, other_ws.to_string()));
+            }
+        }
+    }
+    out
+}
+
+async fn erase_request(store: &Store, ws: WorkspaceId, contact: ContactId) -> PrivacyRequestId {
+    let mut tx = store.begin().await.unwrap();
+    let r = tx
+        .insert_privacy_request(
+            &NewPrivacyRequest {
+                workspace_id: Some(ws),
+                kind: RequestKind::Erase,
+                source: RequestSource::Operator,
+                regime: Regime::Gdpr,
+                subject_kind: SubjectKind::Contact,
+                subject_id: Some(contact.to_string()),
+                subject_key_hash: None,
+                source_ref: None,
+                confirmation_code: None,
+                needs_review: false,
+                plan: serde_json::json!({}),
+                created_by: None,
+            },
+            NewAuditEvent::new("x"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    r.id
+}
+
+fn env<'a>(
+    f: &'a Fixture,
+    dir: &'a Path,
+    clock: &'a switchboard_core::ManualClock,
+) -> Environment<'a> {
+    Environment {
+        media_dir: dir,
+        scan_dirs: vec![dir.to_path_buf()],
+        master: &f.master,
+        clock,
+        batch: switchboard_store::erasure::BATCH,
+        max_batches: None,
+    }
+}
+
+async fn canary_contact_is_erased_everywhere_and_others_are_untouched(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let other_ws = {
+        let master = switchboard_keys::MasterKey::generate();
+        let ws = crate::channels_fixtures::workspace(&store, "other").await;
+        let conn = crate::channels_fixtures::connect(
+            &store,
+            ws,
+            &master,
+            switchboard_core::channel::ChannelKind::WhatsApp,
+            "other-phone-number-id",
+            "other-token",
+        )
+        .await;
+        Fixture { ws, conn, master }
+    };
+    let canary = seed_contact(&store, &f, "victim", dir.path()).await;
+    let bystander = seed_contact(&store, &f, "bystander", dir.path()).await;
+    let elsewhere = seed_contact(&store, &other_ws, "elsewhere", dir.path()).await;
+    for v in &canary.values {
+        assert!(
+            !columns_containing(&store, v).await.is_empty(),
+            "{v} seeded"
+        );
+    }
+    let before = dump(&store, &rows_of(bystander.contact, other_ws.ws)).await;
+    assert!(before.len() > 10, "{before:?}");
+
+    let id = erase_request(&store, f.ws, canary.contact).await;
+    let clock = clock();
+    let outcome = store
+        .run_erasure(id, &env(&f, dir.path(), &clock))
+        .await
+        .unwrap();
+    let Outcome::Completed(receipt) = outcome else {
+        panic!("not completed: {outcome:?}");
+    };
+    assert_eq!(receipt.residue_hits, 0);
+    assert!(receipt.identifiers_scanned >= 6, "{receipt:?}");
+    assert_eq!(receipt.tables["messages"].deleted, 2);
+    assert_eq!(receipt.tables["media_objects"].deleted, 1);
+    assert_eq!(receipt.tables["contacts"].deleted, 1);
+    assert_eq!(receipt.tables["contact_identities"].deleted, 1);
+    assert_eq!(receipt.tables["consent_records"].deleted, 1);
+    assert_eq!(receipt.tables["conversations"].deleted, 1);
+    assert_eq!(receipt.tables["jobs"].deleted, 2);
+    assert_eq!(receipt.tables["audit_log"].anonymised, 1);
+    assert_eq!(receipt.files_deleted, 1);
+
+    // Nothing of the canary anywhere: every column of the inventory, the media file.
+    for v in &canary.values {
+        assert_eq!(
+            columns_containing(&store, v).await,
+            Vec::<String>::new(),
+            "{v}"
+        );
+    }
+    assert!(!dir.path().join(&canary.media_key).exists());
+    // The bystander and the other workspace, row for row; their files stay.
+    let after = dump(&store, &rows_of(bystander.contact, other_ws.ws)).await;
+    assert_eq!(before, after);
+    assert!(dir.path().join(&bystander.media_key).exists());
+    assert!(dir.path().join(&elsewhere.media_key).exists());
+    for v in bystander.values.iter().chain(&elsewhere.values) {
+        assert!(!columns_containing(&store, v).await.is_empty(), "{v} kept");
+    }
+
+    let request = store.privacy_request(f.ws, id).await.unwrap();
+    assert_eq!(request.state, RequestState::Completed);
+    assert!(request.completed_at.is_some());
+    assert!(request.receipt.is_some());
+    // The identifiers kept for the scan are gone with the request's completion.
+    assert_eq!(store.request_needles(id).await.unwrap(), None);
+    // A second run does nothing.
+    assert_eq!(
+        store
+            .run_erasure(id, &env(&f, dir.path(), &clock))
+            .await
+            .unwrap(),
+        Outcome::NotRunnable
+    );
+}
+
+async fn erasure_stopped_mid_way_resumes_and_finishes_with_exact_counts(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let canary = seed_contact(&store, &f, "victim", dir.path()).await;
+    // More messages than one batch holds.
+    for i in 0..7 {
+        let msg = text_from(
+            &canary.values[1],
+            &format!("wamid.more.{i}"),
+            &format!("more canary text {i}"),
+            t0(),
+        );
+        f.ingest(&store, &msg, Direction::Inbound).await;
+    }
+    let id = erase_request(&store, f.ws, canary.contact).await;
+    let clock = clock();
+    let mut e = env(&f, dir.path(), &clock);
+    e.batch = 2;
+    e.max_batches = Some(3);
+    // Three batches, then the "process" stops: some rows are gone, the request is open.
+    assert!(store.run_erasure(id, &e).await.is_err());
+    let mid = store.privacy_request(f.ws, id).await.unwrap();
+    assert_eq!(mid.state, RequestState::InProgress);
+    let messages_left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE contact_id = $1")
+            .bind(canary.contact.to_string())
+            .fetch_one(&store_read(&store).await)
+            .await
+            .unwrap();
+    assert!(messages_left > 0 && messages_left <= 9, "{messages_left}");
+    // Resumed: finishes, and every row is counted exactly once.
+    e.max_batches = None;
+    let Outcome::Completed(receipt) = store.run_erasure(id, &e).await.unwrap() else {
+        panic!("not completed");
+    };
+    assert_eq!(receipt.tables["messages"].deleted, 9);
+    assert_eq!(receipt.tables["jobs"].deleted, 2);
+    assert_eq!(receipt.tables["contacts"].deleted, 1);
+    for v in &canary.values {
+        assert!(columns_containing(&store, v).await.is_empty(), "{v}");
+    }
+}
+
+async fn legal_hold_keeps_the_contact_until_released(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let canary = seed_contact(&store, &f, "held", dir.path()).await;
+    let mut tx = store.begin().await.unwrap();
+    let hold = tx
+        .place_hold(
+            f.ws,
+            &NewHold {
+                scope: HoldScope::Contact,
+                scope_id: &canary.contact.to_string(),
+                reason: "Court order in a payment dispute",
+                reference: "Case 2026/123",
+                placed_by: None,
+            },
+            NewAuditEvent::new("x"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let id = erase_request(&store, f.ws, canary.contact).await;
+    let clock = clock();
+    let Outcome::Held(receipt) = store
+        .run_erasure(id, &env(&f, dir.path(), &clock))
+        .await
+        .unwrap()
+    else {
+        panic!("not held");
+    };
+    assert!(
+        receipt
+            .kept
+            .iter()
+            .any(|k| k.reason.contains("Case 2026/123")),
+        "{receipt:?}"
+    );
+    for v in &canary.values {
+        assert!(
+            !columns_containing(&store, v).await.is_empty(),
+            "{v} survives the hold"
+        );
+    }
+    assert!(dir.path().join(&canary.media_key).exists());
+    assert_eq!(
+        store.privacy_request(f.ws, id).await.unwrap().state,
+        RequestState::InProgress
+    );
+    assert_eq!(store.open_erasures(f.ws).await.unwrap(), vec![id]);
+
+    let mut tx = store.begin().await.unwrap();
+    tx.release_hold(f.ws, hold.id, None, NewAuditEvent::new("x"), t0())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let Outcome::Completed(receipt) = store
+        .run_erasure(id, &env(&f, dir.path(), &clock))
+        .await
+        .unwrap()
+    else {
+        panic!("not completed after release");
+    };
+    assert!(
+        receipt
+            .kept
+            .iter()
+            .all(|k| !k.reason.contains("legal hold"))
+    );
+    for v in &canary.values {
+        assert!(columns_containing(&store, v).await.is_empty(), "{v}");
+    }
+    assert!(!dir.path().join(&canary.media_key).exists());
+}
+
+async fn residue_scan_finds_what_is_left(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let canary = seed_contact(&store, &f, "scan", dir.path()).await;
+    let hits = store
+        .residue_scan(&[canary.values[4].clone()])
+        .await
+        .unwrap();
+    let places: Vec<&str> = hits.iter().map(|h| h.place.as_str()).collect();
+    assert!(places.contains(&"messages.text"), "{places:?}");
+    let files = switchboard_store::residue::scan_files(
+        &[dir.path().to_path_buf()],
+        &[canary.values[4].clone()],
+    )
+    .await;
+    assert_eq!(files.len(), 1);
+    // LIKE's wildcards are taken literally.
+    assert!(
+        store
+            .residue_scan(&["%".into()])
+            .await
+            .unwrap()
+            .iter()
+            .all(|h| h.place != "messages.text")
+    );
+    assert!(
+        store
+            .residue_scan(&["zz-not-there-zz".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn request_moves_only_by_the_state_machine(store: Store) {
+    use switchboard_store::privacy_requests::Move;
+    let f = fixture(&store, "acme").await;
+    let id = erase_request(&store, f.ws, ContactId::new()).await;
+    let by = || NewAuditEvent::new("x");
+    let mut tx = store.begin().await.unwrap();
+    let err = tx
+        .move_request(
+            id,
+            Move {
+                to: RequestState::Completed,
+                reason: None,
+                by: by(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_transition");
+    drop(tx);
+    // Waiting for identity pauses the clock: four days later the deadline moved by four days.
+    let mut tx = store.begin().await.unwrap();
+    let r0 = tx.privacy_request_any(id).await.unwrap();
+    tx.move_request(
+        id,
+        Move {
+            to: RequestState::AwaitingIdentity,
+            reason: None,
+            by: by(),
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let r = tx
+        .move_request(
+            id,
+            Move {
+                to: RequestState::Acknowledged,
+                reason: None,
+                by: by(),
+            },
+            t0() + time::Duration::days(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.paused_days, 4);
+    assert!(r.deadlines.respond_by > r0.deadlines.respond_by);
+    // Extension needs a reason, and is refused after the first deadline.
+    let err = tx
+        .move_request(
+            id,
+            Move {
+                to: RequestState::Extended,
+                reason: None,
+                by: by(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "reason_required");
+    let late = time::macros::datetime!(2026-03-01 09:00 UTC);
+    let err = tx
+        .move_request(
+            id,
+            Move {
+                to: RequestState::Extended,
+                reason: Some("complex request"),
+                by: by(),
+            },
+            late,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "extension_too_late");
+    let r = tx
+        .move_request(
+            id,
+            Move {
+                to: RequestState::Extended,
+                reason: Some("complex request"),
+                by: by(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(r.extended_at.is_some());
+    assert!(r.deadlines.respond_by > r.deadlines.first_deadline);
+    tx.commit().await.unwrap();
+    // Every transition is in the audit log.
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE target_id = $1 AND action LIKE 'privacy.request.%'",
+    )
+    .bind(id.to_string())
+    .fetch_one(&store_read(&store).await)
+    .await
+    .unwrap();
+    assert_eq!(n, 4);
+}

@@ -92,6 +92,8 @@ uuid_id!(
     MessageTemplateId,
     /// A stored attachment (image, audio, video, document).
     MediaObjectId,
+    /// An export of everything about one contact (a zip, downloadable for a limited time).
+    ContactExportId,
 );
 
 #[cfg(test)]

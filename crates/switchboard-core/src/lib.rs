@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod inventory;
+pub mod retention;
 pub mod role;
 pub mod slug;
 pub mod window;

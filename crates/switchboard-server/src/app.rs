@@ -36,6 +36,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::conversations::api_router())
         .merge(routes::contacts::api_router())
         .merge(routes::templates::api_router())
+        .merge(routes::privacy_settings::api_router())
+        .merge(routes::privacy_contacts::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -62,6 +64,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::connections::web_router())
         .merge(routes::audit::web_router())
         .merge(routes::jobs::web_router())
+        .merge(routes::privacy_settings::web_router())
         .merge(routes::signup::router())
         .merge(routes::login::router())
         .merge(routes::password_reset::router())

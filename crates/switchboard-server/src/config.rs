@@ -69,6 +69,9 @@ pub struct ServerConfig {
     pub media_dir: std::path::PathBuf,
     /// Attachments larger than this are not downloaded (the media object is marked failed).
     pub media_max_bytes: usize,
+    /// Where contact exports are built and kept until they expire (files mode 0600); the
+    /// binary sets `<data dir>/exports`.
+    pub export_dir: std::path::PathBuf,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -90,6 +93,7 @@ impl ServerConfig {
             trust_proxy_headers: false,
             media_dir: std::env::temp_dir().join("switchboard-media"),
             media_max_bytes: 25 * 1024 * 1024,
+            export_dir: std::env::temp_dir().join("switchboard-exports"),
         }
     }
 

@@ -66,6 +66,9 @@ impl Registry {
         registry.add(media::MediaDownload);
         registry.add(send::SendMessage);
         registry.add(templates::TemplateSync);
+        registry.add(crate::retention::jobs::RetentionSweep);
+        registry.add(crate::retention::jobs::ChannelDataErasure);
+        registry.add(crate::export::jobs::ContactExportJob);
         registry
     }
 

@@ -15,6 +15,8 @@ pub mod login;
 pub mod members;
 pub mod paging;
 pub mod password_reset;
+pub mod privacy_contacts;
+pub mod privacy_settings;
 pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;

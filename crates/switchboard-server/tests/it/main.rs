@@ -26,6 +26,8 @@ mod jobs;
 mod outbound_send;
 mod outbound_support;
 mod outbound_windows;
+mod privacy_contacts;
+mod privacy_retention;
 mod seed;
 mod tenancy_invitations;
 mod tenancy_members;

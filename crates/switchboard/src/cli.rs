@@ -56,6 +56,9 @@ pub enum Command {
     /// Check the configuration, or list every key.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Privacy operations: the retention sweep, contact exports, restriction.
+    #[command(subcommand)]
+    Privacy(crate::commands::privacy_data::PrivacyDataCommand),
     /// Measure Switchboard's own speed on this machine (results go in docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -98,6 +101,25 @@ pub enum BenchCommand {
     /// serve` child process on a scratch database, beside the ceiling of the same rows
     /// stored straight into the database.
     Ingest(BenchIngestArgs),
+    /// The retention sweep: a backlog of expired messages deleted in bounded batches, while
+    /// single-message ingest transactions run beside it (their latency, against the same
+    /// ingest on a quiet database, shows whether the sweep stalls ingestion).
+    Sweep(BenchSweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSweepArgs {
+    /// Expired messages to sweep.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1000..=20_000_000))]
+    pub messages: u64,
+
+    /// Run on a scratch database created on this PostgreSQL server (and dropped after)
+    /// instead of a scratch SQLite file.
+    #[arg(long, value_name = "URL")]
+    pub postgres_server: Option<String>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,8 @@
 //! The audit-log sweep (kind `audit_sweep`): replaces the personal fields of entries older
 //! than `audit_anonymise_after` with random tokens, and deletes entries older than
 //! `audit_retention`. Idempotent, so running it twice or late does no harm. The hourly
-//! retention sweep runs [`sweep_audit`] as part of its family; this kind stays for jobs
-//! already queued under it.
+//! retention sweep (`retention::sweep_all`) runs the same two steps as part of its family;
+//! this kind stays for jobs already queued under it.
 
 use super::{JobError, JobHandler};
 use crate::state::AppState;

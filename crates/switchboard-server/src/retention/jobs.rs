@@ -48,47 +48,6 @@ async fn continue_later(
     tx.commit().await.map_err(retry)
 }
 
-/// Runs the sweep family once over every workspace; what it did, for logs and the CLI.
-pub async fn sweep_all(
-    state: &AppState,
-    now: Timestamp,
-    deadline: std::time::Instant,
-) -> Result<SweepSummary, JobError> {
-    let store = &state.store;
-    let mut summary = SweepSummary {
-        finished: true,
-        ..Default::default()
-    };
-    for ws in store.workspaces_with_retention().await.map_err(retry)? {
-        let report = super::sweep_workspace(store, ws, now, &state.config.media_dir, deadline)
-            .await
-            .map_err(retry)?;
-        summary.rows_deleted += report.total();
-        summary.media_files_removed += report.media_files_removed;
-        if !report.finished {
-            summary.finished = false;
-            return Ok(summary);
-        }
-    }
-    summary.exports_removed = super::expire_exports(store, &state.config.export_dir, now)
-        .await
-        .map_err(retry)?;
-    let (anonymised, deleted) = crate::jobs::audit_sweep::sweep_audit(state, now).await?;
-    summary.audit_anonymised = anonymised;
-    summary.audit_deleted = deleted;
-    Ok(summary)
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SweepSummary {
-    pub rows_deleted: u64,
-    pub media_files_removed: u64,
-    pub exports_removed: u64,
-    pub audit_anonymised: u64,
-    pub audit_deleted: u64,
-    pub finished: bool,
-}
-
 pub struct RetentionSweep;
 
 #[async_trait::async_trait]
@@ -99,7 +58,11 @@ impl JobHandler for RetentionSweep {
 
     async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
         let now = state.clock.now();
-        let summary = sweep_all(state, now, budget(state)).await?;
+        let settings = super::SweepSettings::from_config(&state.config)
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        let summary = super::sweep_all(&state.store, now, &settings, budget(state))
+            .await
+            .map_err(retry)?;
         tracing::info!(
             rows = summary.rows_deleted,
             media_files = summary.media_files_removed,

@@ -43,6 +43,74 @@ pub struct PreviewLine {
     pub rows: i64,
 }
 
+/// Where the sweep finds files, and the audit log's periods.
+#[derive(Clone, Debug)]
+pub struct SweepSettings {
+    pub media_dir: std::path::PathBuf,
+    pub export_dir: std::path::PathBuf,
+    pub audit_anonymise_after: time::Duration,
+    pub audit_retention: time::Duration,
+}
+
+impl SweepSettings {
+    pub fn from_config(config: &crate::ServerConfig) -> Result<Self> {
+        let period = |d: std::time::Duration| {
+            time::Duration::try_from(d).map_err(|_| {
+                switchboard_store::StoreError::Corrupt("audit period out of range".to_owned())
+            })
+        };
+        Ok(Self {
+            media_dir: config.media_dir.clone(),
+            export_dir: config.export_dir.clone(),
+            audit_anonymise_after: period(config.audit_anonymise_after)?,
+            audit_retention: period(config.audit_retention)?,
+        })
+    }
+}
+
+/// What one run of the whole sweep family did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepSummary {
+    pub rows_deleted: u64,
+    pub media_files_removed: u64,
+    pub exports_removed: u64,
+    pub audit_anonymised: u64,
+    pub audit_deleted: u64,
+    /// False when the time budget ran out first (a continuation run finishes).
+    pub finished: bool,
+}
+
+/// Runs the sweep family once: every workspace's retention rules, then expired exports and
+/// orphaned export files, then the audit log's anonymisation and deletion.
+pub async fn sweep_all(
+    store: &Store,
+    now: Timestamp,
+    settings: &SweepSettings,
+    deadline: std::time::Instant,
+) -> Result<SweepSummary> {
+    let mut summary = SweepSummary {
+        finished: true,
+        ..Default::default()
+    };
+    for ws in store.workspaces_with_retention().await? {
+        let report = sweep_workspace(store, ws, now, &settings.media_dir, deadline).await?;
+        summary.rows_deleted += report.total();
+        summary.media_files_removed += report.media_files_removed;
+        if !report.finished {
+            summary.finished = false;
+            return Ok(summary);
+        }
+    }
+    summary.exports_removed = expire_exports(store, &settings.export_dir, now).await?;
+    summary.audit_anonymised = store
+        .anonymise_audit_before(now - settings.audit_anonymise_after, now)
+        .await?;
+    summary.audit_deleted = store
+        .delete_audit_before(now - settings.audit_retention)
+        .await?;
+    Ok(summary)
+}
+
 /// What the sweep did in one workspace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {

@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod migrate;
+pub mod privacy_data;
 mod serve;
 mod simulate;
 mod token;
@@ -56,7 +57,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&config, args).await,
         Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await,
+        Command::Bench(BenchCommand::Sweep(args)) => bench::sweep(args).await,
         Command::Simulate(args) => simulate::run(&config, args).await,
+        Command::Privacy(command) => privacy_data::run(&config, command).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))
         }

@@ -30,6 +30,16 @@ pub enum SweepScope {
     Workspace,
 }
 
+/// The rows one rule makes expire: `table`'s rows under `rule` in `scope` whose age column
+/// is before `cutoff`.
+#[derive(Clone, Copy, Debug)]
+pub struct Expiring {
+    pub table: &'static Table,
+    pub rule: &'static SweepRule,
+    pub scope: SweepScope,
+    pub cutoff: Timestamp,
+}
+
 /// A workspace's privacy settings beyond retention.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PrivacySettings {
@@ -157,53 +167,47 @@ impl Store {
         })
     }
 
-    /// How many rows of `table` the rule would delete now (the preview).
+    /// How many rows the rule would delete now (the preview).
     pub async fn count_expired(
         &self,
         ws: WorkspaceId,
-        table: &'static Table,
-        rule: &'static SweepRule,
-        scope: SweepScope,
-        cutoff: Timestamp,
+        what: &Expiring,
         held: &RetentionExclusions,
     ) -> Result<i64> {
-        let Some(expired) = expired_clause(table, rule, scope, held) else {
+        let Some(expired) = expired_clause(what.table, what.rule, what.scope, held) else {
             return Ok(0);
         };
         let sql = format!(
             "SELECT COUNT(*) AS n FROM {} WHERE {}",
-            table.name, expired.clause
+            what.table.name, expired.clause
         );
-        let q = bind_expired(sqlx::query(&sql), ws, cutoff, scope, &expired);
+        let q = bind_expired(sqlx::query(&sql), ws, what.cutoff, what.scope, &expired);
         let row = q.fetch_one(&self.read).await?;
         row.int("n")
     }
 
-    /// Deletes up to `limit` expired rows of `table` under `rule` in one short transaction;
-    /// returns how many went (fewer than `limit`: the rule is done for now). Rows that
-    /// reference them go by the schema's cascades (a conversation's messages, a message's
-    /// media rows); the caller removes media files left without a row.
+    /// Deletes up to `limit` expired rows in one short transaction; returns how many went
+    /// (fewer than `limit`: the rule is done for now). Rows that reference them go by the
+    /// schema's cascades (a conversation's messages, a message's media rows); the caller
+    /// removes media files left without a row.
     pub async fn delete_expired_batch(
         &self,
         ws: WorkspaceId,
-        table: &'static Table,
-        rule: &'static SweepRule,
-        scope: SweepScope,
-        cutoff: Timestamp,
+        what: &Expiring,
         held: &RetentionExclusions,
         limit: i64,
     ) -> Result<u64> {
-        let Some(expired) = expired_clause(table, rule, scope, held) else {
+        let Some(expired) = expired_clause(what.table, what.rule, what.scope, held) else {
             return Ok(0);
         };
         let sql = format!(
             "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE {c} LIMIT {limit})",
-            t = table.name,
+            t = what.table.name,
             c = expired.clause,
             limit = limit.max(1),
         );
         let mut tx = self.begin().await?;
-        let q = bind_expired(sqlx::query(&sql), ws, cutoff, scope, &expired);
+        let q = bind_expired(sqlx::query(&sql), ws, what.cutoff, what.scope, &expired);
         let done = q.execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(done.rows_affected())

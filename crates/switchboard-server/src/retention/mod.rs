@@ -18,7 +18,7 @@ use std::path::Path;
 use switchboard_core::inventory;
 use switchboard_core::retention::{RetentionClass, RetentionExclusions, RetentionRules};
 use switchboard_core::{ConnectionId, MediaObjectId, Timestamp, WorkspaceId};
-use switchboard_store::retention::SweepScope;
+use switchboard_store::retention::{Expiring, SweepScope};
 use switchboard_store::{Result, Store};
 
 /// Rows per delete transaction. A batch of messages commits in milliseconds; a conversation
@@ -185,6 +185,17 @@ struct Step {
     cutoff: Timestamp,
 }
 
+impl Step {
+    fn expiring(&self) -> Expiring {
+        Expiring {
+            table: self.table,
+            rule: self.rule,
+            scope: self.scope,
+            cutoff: self.cutoff,
+        }
+    }
+}
+
 /// What the next sweep of `ws` would delete at `now`, by rule and channel (a connection's
 /// rows are summed into its channel's line).
 pub async fn preview(store: &Store, ws: WorkspaceId, now: Timestamp) -> Result<Vec<PreviewLine>> {
@@ -192,9 +203,7 @@ pub async fn preview(store: &Store, ws: WorkspaceId, now: Timestamp) -> Result<V
     let held = exclusions(store, ws).await?;
     let mut lines: Vec<PreviewLine> = Vec::new();
     for step in plan(store, ws, &rules, now).await? {
-        let rows = store
-            .count_expired(ws, step.table, step.rule, step.scope, step.cutoff, &held)
-            .await?;
+        let rows = store.count_expired(ws, &step.expiring(), &held).await?;
         match lines.iter_mut().find(|l| {
             l.class == step.class && l.table == step.table.name && l.channel == step.channel
         }) {
@@ -239,15 +248,7 @@ pub async fn sweep_workspace(
                 break;
             }
             let n = store
-                .delete_expired_batch(
-                    ws,
-                    step.table,
-                    step.rule,
-                    step.scope,
-                    step.cutoff,
-                    &held,
-                    limit,
-                )
+                .delete_expired_batch(ws, &step.expiring(), &held, limit)
                 .await?;
             total += n;
             // Let the webhooks waiting for the one writer in before the next batch.

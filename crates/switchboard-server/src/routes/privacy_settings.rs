@@ -301,12 +301,15 @@ fn groups(rules: &RetentionRules, values: Option<&[(String, String)]>) -> Vec<Cl
         .collect()
 }
 
+/// A refused form, shown again: what was typed, the contact address, and why.
+type Refused<'a> = (&'a [(String, String)], String, ValidationError);
+
 async fn page(
     state: &AppState,
     nav: Nav,
     ws: WorkspaceId,
     saved: bool,
-    form: Option<(&[(String, String)], String, ValidationError)>,
+    form: Option<Refused<'_>>,
 ) -> Result<Response, WebError> {
     let rules = state.store.retention_rules(ws).await?;
     let privacy = state.store.privacy_settings(ws).await?;

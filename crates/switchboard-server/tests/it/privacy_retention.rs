@@ -287,6 +287,21 @@ async fn retention_settings_are_validated_admin_only_and_audited(o: Outbound) {
         .find(|e| e.action == "privacy.retention_changed")
         .expect("audited");
     assert_eq!(entry.details["after"][0]["days"], 60);
+
+    let spec = o.app.openapi().await;
+    for (path, method) in [
+        ("/api/v1/privacy/retention", "put"),
+        ("/api/v1/privacy/retention/preview", "get"),
+        ("/api/v1/privacy/exports", "post"),
+        ("/api/v1/privacy/exports/{id}/download", "get"),
+        ("/api/v1/privacy/contacts/{id}/restriction", "delete"),
+        ("/api/v1/privacy/contacts/{id}/objection", "post"),
+    ] {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} documented"
+        );
+    }
 }
 
 async fn the_settings_page_saves_rules_with_csrf(o: Outbound) {

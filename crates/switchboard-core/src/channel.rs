@@ -40,6 +40,18 @@ impl ChannelKind {
         }
     }
 
+    /// The channel's name for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ChannelKind::WhatsApp => "WhatsApp",
+            ChannelKind::Messenger => "Messenger",
+            ChannelKind::Instagram => "Instagram",
+            ChannelKind::TikTok => "TikTok",
+            ChannelKind::Telegram => "Telegram",
+            ChannelKind::Widget => "Website chat",
+        }
+    }
+
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         ChannelKind::ALL
             .into_iter()

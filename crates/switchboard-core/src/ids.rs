@@ -106,6 +106,8 @@ uuid_id!(
     PrivacyRequestId,
     /// A legal hold on a contact, a conversation or a workspace.
     LegalHoldId,
+    /// An export of everything about one contact (a zip, downloadable for a limited time).
+    ContactExportId,
 );
 
 #[cfg(test)]

@@ -91,9 +91,39 @@ pub enum Retention {
     AuditLog,
     /// Operational data with no personal content (jobs, migrations).
     Operational,
-    /// Conversations, their messages and media: kept for the workspace's message-history
-    /// retention period after the conversation's last message, then deleted.
-    ConversationHistory,
+    /// Deleted by the workspace's retention sweep under each of these rules (conversations,
+    /// messages and media): a row goes once its age column is older than the workspace's
+    /// period for the rule's class on the row's channel (`switchboard_core::retention`).
+    Swept(&'static [SweepRule]),
+}
+
+/// How one class of a workspace's retention settings applies to a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SweepRule {
+    pub class: RetentionClass,
+    /// The column (milliseconds) a row's age counts from; a row where it is NULL never
+    /// expires under this rule.
+    pub age_column: &'static str,
+    /// The column naming the row's channel connection, when per-channel rules apply.
+    pub connection_column: Option<&'static str>,
+    /// The column naming the row's conversation, so a legal hold on a conversation can
+    /// exclude its rows (`None`: the table cannot tell, and a conversation hold in the
+    /// workspace suspends this rule there).
+    pub conversation_column: Option<&'static str>,
+}
+
+const fn sweep(
+    class: RetentionClass,
+    age_column: &'static str,
+    connection_column: Option<&'static str>,
+    conversation_column: Option<&'static str>,
+) -> SweepRule {
+    SweepRule {
+        class,
+        age_column,
+        connection_column,
+        conversation_column,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -134,6 +164,7 @@ const fn link(subject: SubjectKind, column: &'static str) -> SubjectLink {
     SubjectLink { subject, column }
 }
 
+use crate::retention::RetentionClass;
 use Category::*;
 use SubjectKind::*;
 
@@ -453,6 +484,11 @@ pub static TABLES: &[Table] = &[
             col("created_at", NotPersonal),
             col("updated_at", NotPersonal),
             col("last_seen_at", Usage),
+            // Restriction of processing (GDPR art. 18) and objection to direct marketing
+            // (art. 21): facts about the person, exported with the rest.
+            col("restricted_at", Usage),
+            col("restriction_reason", Audit),
+            col("marketing_objection_at", Usage),
         ],
     },
     Table {
@@ -487,7 +523,20 @@ pub static TABLES: &[Table] = &[
             link(ChannelConnection, "connection_id"),
         ],
         erasure: ErasureAction::Delete,
-        retention: Retention::ConversationHistory,
+        retention: Retention::Swept(&[
+            sweep(
+                RetentionClass::Conversations,
+                "last_message_at",
+                Some("connection_id"),
+                Some("id"),
+            ),
+            sweep(
+                RetentionClass::ClosedConversations,
+                "resolved_at",
+                Some("connection_id"),
+                Some("id"),
+            ),
+        ]),
         columns: &[
             col("id", NotPersonal),
             col("workspace_id", NotPersonal),
@@ -515,7 +564,12 @@ pub static TABLES: &[Table] = &[
             link(ChannelConnection, "connection_id"),
         ],
         erasure: ErasureAction::Delete,
-        retention: Retention::ConversationHistory,
+        retention: Retention::Swept(&[sweep(
+            RetentionClass::Messages,
+            "created_at",
+            Some("connection_id"),
+            Some("conversation_id"),
+        )]),
         columns: &[
             col("id", NotPersonal),
             col("workspace_id", NotPersonal),
@@ -618,7 +672,9 @@ pub static TABLES: &[Table] = &[
         links: &[link(Workspace, "workspace_id"), link(Contact, "contact_id")],
         // Erasure deletes the stored object named by storage_key as well as the row.
         erasure: ErasureAction::Delete,
-        retention: Retention::ConversationHistory,
+        // The sweep removes the stored files of deleted rows (here and those cascaded from
+        // swept conversations and messages) from the media store.
+        retention: Retention::Swept(&[sweep(RetentionClass::Media, "created_at", None, None)]),
         columns: &[
             col("id", NotPersonal),
             col("workspace_id", NotPersonal),
@@ -667,9 +723,13 @@ pub static TABLES: &[Table] = &[
             link(ChannelConnection, "connection_id"),
         ],
         erasure: ErasureAction::Delete,
-        // PROMISES.md 5: Instagram comments are kept like the conversation history (the
-        // 30-day Instagram TTL belongs to the retention issue, which sweeps by this map).
-        retention: Retention::ConversationHistory,
+        // Swept like messages, per channel (an Instagram period applies to comments too).
+        retention: Retention::Swept(&[sweep(
+            RetentionClass::Messages,
+            "created_at",
+            Some("connection_id"),
+            None,
+        )]),
         columns: &[
             col("id", NotPersonal),
             col("workspace_id", NotPersonal),
@@ -705,7 +765,8 @@ pub static TABLES: &[Table] = &[
         // Goes with its conversation (foreign key), which erasure of the contact deletes.
         links: &[link(Workspace, "workspace_id")],
         erasure: ErasureAction::Delete,
-        retention: Retention::ConversationHistory,
+        // Goes with its conversation (foreign key), which the retention sweep deletes.
+        retention: Retention::Lifetime,
         columns: &[
             col("conversation_id", NotPersonal),
             col("label_id", NotPersonal),
@@ -718,7 +779,8 @@ pub static TABLES: &[Table] = &[
         purpose: "A conversation's private notes and system events (assigned, labelled, snoozed, resolved).",
         links: &[link(Workspace, "workspace_id"), link(Contact, "contact_id")],
         erasure: ErasureAction::Delete,
-        retention: Retention::ConversationHistory,
+        // Goes with its conversation (foreign key), which the retention sweep deletes.
+        retention: Retention::Lifetime,
         columns: &[
             col("id", NotPersonal),
             col("workspace_id", NotPersonal),
@@ -841,6 +903,64 @@ pub static TABLES: &[Table] = &[
             col("released_at", NotPersonal),
         ],
     },
+    Table {
+        name: "retention_rules",
+        purpose: "Each workspace's retention settings: how many days each class of data is kept, per channel.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("workspace_id", NotPersonal),
+            col("data_class", NotPersonal),
+            col("channel", NotPersonal),
+            col("days", NotPersonal),
+            col("updated_at", NotPersonal),
+            col("updated_by", NotPersonal),
+        ],
+    },
+    Table {
+        name: "workspace_privacy_settings",
+        purpose: "Each workspace's privacy contact address, shown on its public data-deletion page.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("workspace_id", NotPersonal),
+            // Often a role address, but can be a person's own.
+            col("contact_email", ContactDetails),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "contact_exports",
+        purpose: "Exports of everything about one contact (access and portability requests): a zip file in the data directory, downloadable for a limited time.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(Contact, "contact_id"),
+            link(PlatformUser, "requested_by"),
+        ],
+        // The file goes with the row (the sweep removes files without a row).
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring {
+            after_days: crate::retention::EXPORT_LIFETIME_DAYS as u32,
+        },
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("contact_id", NotPersonal),
+            col("requested_by", NotPersonal),
+            col("state", NotPersonal),
+            // The file holds the contact's whole record.
+            col("file_name", Media),
+            col("size_bytes", NotPersonal),
+            col("sha256", NotPersonal),
+            col("error", NotPersonal),
+            col("created_at", NotPersonal),
+            col("ready_at", NotPersonal),
+            col("expires_at", NotPersonal),
+            col("downloaded_at", Usage),
+        ],
+    },
 ];
 
 /// A full-text index over a table's columns. It is no table of its own (SQLite: an FTS5
@@ -923,6 +1043,31 @@ pub static STORED_FILES: &[StoredFile] = &[StoredFile {
     key_column: "storage_key",
 }];
 
+/// The tables the retention sweep deletes from under a class, with the rule that applies.
+pub fn swept(class: RetentionClass) -> impl Iterator<Item = (&'static Table, &'static SweepRule)> {
+    TABLES.iter().flat_map(move |t| {
+        let rules: &'static [SweepRule] = match t.retention {
+            Retention::Swept(rules) => rules,
+            _ => &[],
+        };
+        rules
+            .iter()
+            .filter(move |r| r.class == class)
+            .map(move |r| (t, r))
+    })
+}
+
+/// The tables whose rows belong to `subject` through one of their columns (erasure and
+/// export), with that column.
+pub fn linked(subject: SubjectKind) -> impl Iterator<Item = (&'static Table, &'static str)> {
+    TABLES.iter().filter_map(move |t| {
+        t.links
+            .iter()
+            .find(|l| l.subject == subject)
+            .map(|l| (t, l.column))
+    })
+}
+
 /// The entry for `table`, if it is classified.
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
@@ -985,6 +1130,41 @@ mod tests {
         for f in STORED_FILES {
             let t = table(f.table).unwrap();
             assert!(t.column(f.key_column).is_some() && t.column(f.id_column).is_some());
+        }
+    }
+
+    #[test]
+    fn sweep_rules_name_real_columns_and_rows_have_ids() {
+        for t in TABLES {
+            if let Retention::Swept(rules) = t.retention {
+                assert!(
+                    t.column("id").is_some(),
+                    "{}: swept rows need an id",
+                    t.name
+                );
+                assert!(t.column("workspace_id").is_some(), "{}", t.name);
+                for r in rules {
+                    for c in [
+                        Some(r.age_column),
+                        r.connection_column,
+                        r.conversation_column,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        assert!(t.column(c).is_some(), "{}: sweep column {c}", t.name);
+                    }
+                    assert_eq!(
+                        r.connection_column.is_some(),
+                        r.class.per_channel(),
+                        "{}: per-channel rules need the connection column",
+                        t.name
+                    );
+                }
+            }
+        }
+        for class in RetentionClass::ALL {
+            assert!(swept(class).next().is_some(), "{class:?} sweeps nothing");
         }
     }
 

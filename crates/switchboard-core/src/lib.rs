@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod inventory;
 pub mod privacy;
+pub mod retention;
 pub mod role;
 pub mod slug;
 pub mod window;

@@ -72,6 +72,9 @@ pub struct ServerConfig {
     /// The data directory, when there is one: the residue scan reads its mail outbox and log
     /// files after an erasure.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Where contact exports are built and kept until they expire (files mode 0600); the
+    /// binary sets `<data dir>/exports`.
+    pub export_dir: std::path::PathBuf,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -94,6 +97,7 @@ impl ServerConfig {
             media_dir: std::env::temp_dir().join("switchboard-media"),
             media_max_bytes: 25 * 1024 * 1024,
             data_dir: None,
+            export_dir: std::env::temp_dir().join("switchboard-exports"),
         }
     }
 

@@ -449,6 +449,15 @@ fn schedule_from(row: &AnyRow) -> Result<Schedule> {
 }
 
 impl crate::Store {
+    /// Removes the schedule `name`, if there is one (a schedule whose work moved elsewhere).
+    pub async fn delete_schedule(&self, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM job_schedules WHERE name = $1")
+            .bind(name)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Creates the schedule `name`, first due at `now`, or updates its kind and interval.
     /// A schedule that already exists keeps its next run, brought forward if the new
     /// interval would have it run sooner; so every process may call this on start.

@@ -208,6 +208,49 @@ pub async fn set_sealed_credentials(
         .unwrap_or_else(|e| panic!("write credentials: {e}"));
 }
 
+/// Inserts `n` received text messages into one conversation, all created at `at`, many
+/// rows per statement: the retention benchmark's expired backlog (a million rows would take
+/// minutes through the ingest path). Ids are `bench-<n>`: never read back as ids.
+#[allow(clippy::too_many_arguments)]
+pub async fn bulk_messages(
+    store: &Store,
+    ws: switchboard_core::WorkspaceId,
+    connection: switchboard_core::ConnectionId,
+    conversation: switchboard_core::ConversationId,
+    contact: switchboard_core::ContactId,
+    first: u64,
+    n: u64,
+    at: switchboard_core::Timestamp,
+) -> crate::Result<()> {
+    const CHUNK: u64 = 20_000;
+    let at = switchboard_core::clock::to_millis(at);
+    let mut start = first;
+    let end = first + n;
+    while start < end {
+        let stop = (start + CHUNK).min(end);
+        let mut tx = store.begin().await?;
+        sqlx::query(
+            "WITH RECURSIVE s(i) AS (SELECT CAST($1 AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i + 1 < $2) \
+             INSERT INTO messages (id, workspace_id, conversation_id, connection_id, contact_id, \
+             direction, external_id, content, text, status, status_rank, created_at, updated_at) \
+             SELECT 'bench-' || CAST(i AS TEXT), $3, $4, $5, $6, 'inbound', 'bench-' || CAST(i AS TEXT), \
+             '{\"type\":\"text\",\"body\":\"an old message\"}', 'an old message', 'received', 0, $7, $7 FROM s",
+        )
+        .bind(i64::try_from(start).unwrap_or(i64::MAX))
+        .bind(i64::try_from(stop).unwrap_or(i64::MAX))
+        .bind(ws.to_string())
+        .bind(conversation.to_string())
+        .bind(connection.to_string())
+        .bind(contact.to_string())
+        .bind(at)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        start = stop;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -107,6 +107,25 @@ pub enum BenchCommand {
     /// Erasure: a contact with 10,000 messages and 1,000 media files erased (and the residue
     /// scan run) on a scratch database.
     Erase(BenchEraseArgs),
+    /// The retention sweep: a backlog of expired messages deleted in bounded batches, while
+    /// single-message ingest transactions run beside it (their latency, against the same
+    /// ingest on a quiet database, shows whether the sweep stalls ingestion).
+    Sweep(BenchSweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSweepArgs {
+    /// Expired messages to sweep.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1000..=20_000_000))]
+    pub messages: u64,
+
+    /// Run on a scratch database created on this PostgreSQL server (and dropped after)
+    /// instead of a scratch SQLite file.
+    #[arg(long, value_name = "URL")]
+    pub postgres_server: Option<String>,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +168,9 @@ pub enum PrivacyCommand {
     /// Look for a text in every text column of the workspace's rows (and accounts), the media
     /// store, the mail outbox and log files; prints where it was found, never the text.
     Scan(PrivacyScanArgs),
+    /// The retention sweep, contact exports and restriction.
+    #[command(flatten)]
+    Data(crate::commands::privacy_data::PrivacyDataCommand),
 }
 
 #[derive(Debug, Args)]

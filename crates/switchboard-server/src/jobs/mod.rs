@@ -69,7 +69,11 @@ impl Registry {
         registry.add(send::SendMessage);
         registry.add(templates::TemplateSync);
         registry.add(crate::privacy::erasure_job::PrivacyErasure);
+        // A disconnected channel's data goes through the privacy engine (request, receipt,
+        // residue scan), not a sweep of its own.
         registry.add(crate::privacy::erasure_job::ChannelDataErasure);
+        registry.add(crate::retention::jobs::RetentionSweep);
+        registry.add(crate::export::jobs::ContactExportJob);
         registry
     }
 

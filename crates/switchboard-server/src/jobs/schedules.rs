@@ -20,11 +20,12 @@ pub const SESSION_SWEEP: StandardSchedule = StandardSchedule {
     interval: time::Duration::hours(1),
 };
 
-/// Anonymises and then deletes old audit rows (handler in the audit module).
-pub const AUDIT_SWEEP: StandardSchedule = StandardSchedule {
-    name: "audit_sweep",
-    kind: "audit_sweep",
-    interval: time::Duration::days(1),
+/// The retention sweep family: each workspace's retention rules, expired exports, orphaned
+/// files, and the audit log's anonymisation and deletion (`retention::jobs`).
+pub const RETENTION_SWEEP: StandardSchedule = StandardSchedule {
+    name: "retention_sweep",
+    kind: crate::retention::jobs::SWEEP_KIND,
+    interval: time::Duration::hours(1),
 };
 
 /// Wakes snoozed conversations whose time has come; drops week-old live-update events.
@@ -34,13 +35,22 @@ pub const INBOX_SWEEP: StandardSchedule = StandardSchedule {
     interval: time::Duration::minutes(1),
 };
 
+/// Schedules of earlier versions whose work another schedule now does.
+const RETIRED: [&str; 1] = [
+    // The audit sweep runs inside the retention sweep.
+    "audit_sweep",
+];
+
 pub fn standard_schedules() -> [StandardSchedule; 3] {
-    [SESSION_SWEEP, AUDIT_SWEEP, INBOX_SWEEP]
+    [SESSION_SWEEP, RETENTION_SWEEP, INBOX_SWEEP]
 }
 
 /// Creates or updates the standard schedules; call once when the server starts.
 pub async fn register_standard(state: &AppState) -> Result<()> {
     let now = state.clock.now();
+    for name in RETIRED {
+        state.store.delete_schedule(name).await?;
+    }
     for schedule in standard_schedules() {
         state
             .store

@@ -17,10 +17,11 @@ use switchboard_channels::{
     ChannelError, FailureClass, HttpRequest, SendFailure, SendTarget, instagram, messenger,
     telegram, tiktok, whatsapp,
 };
-use switchboard_core::channel::{ChannelKind, MessageTag, OutboundMessage};
+use switchboard_core::channel::{ChannelKind, MessageTag, OutboundContent, OutboundMessage};
 use switchboard_core::{ConnectionId, MessageId, Timestamp, WorkspaceId};
 use switchboard_store::StoreError;
 use switchboard_store::connections::ConnectionStatus;
+use switchboard_store::consent::ConsentKind;
 use switchboard_store::jobs::{Job, NewJob};
 use switchboard_store::messages::{MessageStatus, StoredContent};
 
@@ -167,6 +168,49 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), Stop> {
         )
         .await
         .map_err(Stop::Job);
+    }
+    // Checked at send time too: a restriction or objection recorded after the message was
+    // queued still stops it.
+    let privacy = state
+        .store
+        .contact_privacy(ws, message.contact_id)
+        .await
+        .map_err(store_error)?;
+    if privacy.is_restricted() {
+        return fail(
+            state,
+            ws,
+            p.message_id,
+            "restricted",
+            "The contact restricted the processing of their data; nothing is sent to them.",
+        )
+        .await
+        .map_err(Stop::Job);
+    }
+    if privacy.objects_to_marketing()
+        && let OutboundContent::Template { name, language, .. } = &content
+    {
+        let category = state
+            .store
+            .template(ws, target.connection_id, name, language)
+            .await
+            .map_err(store_error)?
+            .map(|t| t.spec.category);
+        let consent = category
+            .as_deref()
+            .and_then(ConsentKind::for_template_category)
+            .unwrap_or(ConsentKind::WhatsappMarketing);
+        if consent == ConsentKind::WhatsappMarketing {
+            return fail(
+                state,
+                ws,
+                p.message_id,
+                "objected",
+                "The contact objected to direct marketing; marketing templates are not sent.",
+            )
+            .await
+            .map_err(Stop::Job);
+        }
     }
     let outbound = OutboundMessage {
         to: target.to.clone(),

@@ -484,6 +484,26 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Api
         })
 }
 
+/// The contact restricted the processing of their data: nothing is sent to them.
+pub(crate) fn restricted() -> ApiError {
+    ApiError::Conflict {
+        code: "restricted",
+        message: "The contact has restricted the processing of their data: nothing can be \
+                  sent to them until the restriction is lifted."
+            .to_owned(),
+    }
+}
+
+/// The contact objected to direct marketing: no marketing template goes to them.
+pub(crate) fn objected() -> ApiError {
+    ApiError::Conflict {
+        code: "objected",
+        message: "The contact objected to direct marketing: marketing templates are not sent \
+                  to them."
+            .to_owned(),
+    }
+}
+
 pub(crate) fn invalid(
     code: &'static str,
     message: impl Into<String>,
@@ -655,6 +675,13 @@ pub(crate) async fn queue_reply(
 ) -> Result<MessageId, ApiError> {
     let content = parse_content(body)?;
     let conversation = state.store.conversation(ws, id).await?;
+    let privacy = state
+        .store
+        .contact_privacy(ws, conversation.contact_id)
+        .await?;
+    if privacy.is_restricted() {
+        return Err(restricted());
+    }
     let kind = conversation.kind;
     if let OutboundContent::Text { body: text } = &content
         && text.chars().count() > text_limit(kind)
@@ -769,6 +796,9 @@ pub(crate) async fn queue_reply(
         // A category we do not know asks for the strictest consent.
         let consent = ConsentKind::for_template_category(&template.spec.category)
             .unwrap_or(ConsentKind::WhatsappMarketing);
+        if consent == ConsentKind::WhatsappMarketing && privacy.objects_to_marketing() {
+            return Err(objected());
+        }
         if !state
             .store
             .has_opt_in(ws, conversation.contact_id, target.connection_id, consent)

@@ -22,6 +22,8 @@ pub mod members;
 pub mod paging;
 pub mod password_reset;
 pub mod search;
+pub mod privacy_contacts;
+pub mod privacy_settings;
 pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;

@@ -60,6 +60,7 @@ impl TestApp {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = ServerConfig::new(url.clone());
         config.media_dir = data_dir.path().join("media");
+        config.export_dir = data_dir.path().join("exports");
         configure(&mut config);
         let state = AppState::new(
             db.store.clone(),

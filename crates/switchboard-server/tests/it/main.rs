@@ -30,6 +30,8 @@ mod outbound_send;
 mod outbound_support;
 mod outbound_windows;
 mod privacy_api;
+mod privacy_contacts;
+mod privacy_retention;
 mod seed;
 mod tenancy_invitations;
 mod tenancy_members;

@@ -683,3 +683,182 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
         ))
     }
 }
+
+#[derive(serde::Serialize)]
+struct SweepBenchReport {
+    backend: &'static str,
+    messages: u64,
+    seed_seconds: f64,
+    sweep_seconds: f64,
+    deleted_per_second: f64,
+    /// Single-message ingest transactions on the quiet database, then during the sweep.
+    quiet_ingest_p50_ms: f64,
+    quiet_ingest_p99_ms: f64,
+    during_ingest_p50_ms: f64,
+    during_ingest_p99_ms: f64,
+    during_ingests: usize,
+    /// Messages left after the sweep: exactly the fresh ones ingested beside it.
+    left: i64,
+}
+
+/// One inbound message stored through the ingest path in its own transaction; its latency.
+async fn ingest_one(
+    store: &Store,
+    ws: switchboard_core::WorkspaceId,
+    conn: switchboard_core::ConnectionId,
+    n: u64,
+) -> Result<f64> {
+    use switchboard_core::channel::{
+        AccountRef, ChannelKind, ExternalContact, InboundMessage, MessageContent,
+    };
+    let now = SystemClock.now();
+    let message = InboundMessage {
+        account: AccountRef {
+            kind: ChannelKind::WhatsApp,
+            account_id: BENCH_PHONE_ID.to_owned(),
+        },
+        external_id: format!("fresh-{n}"),
+        contact: ExternalContact {
+            external_id: format!("1650555{:04}", n % 1000),
+            display_name: None,
+            username: None,
+            phone: None,
+        },
+        sent_at: now,
+        content: MessageContent::Text {
+            body: "a fresh message".to_owned(),
+        },
+        reply_to: None,
+        referral: None,
+    };
+    let started = Instant::now();
+    let mut tx = store.begin().await?;
+    tx.ingest_message(
+        ws,
+        conn,
+        &message,
+        switchboard_store::messages::Direction::Inbound,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Seeds `messages` messages 40 days old, sets a 30-day rule, and times one sweep of the
+/// workspace while a task ingests single messages beside it.
+pub async fn sweep(args: crate::cli::BenchSweepArgs) -> Result<()> {
+    use switchboard_core::retention::{RetentionRule, RetentionRules};
+    let scratch = Scratch::open(args.postgres_server.as_deref()).await?;
+    let store = scratch.store.clone();
+    let data_dir = tempfile::tempdir().context("cannot make a scratch data directory")?;
+    let master = switchboard_keys::MasterKey::load_or_create(data_dir.path(), None)?;
+    let (ws, conn) = seed_bench_connection(&store, &master).await?;
+
+    // Quiet ingest latency first (this also makes the contact and conversation).
+    let mut quiet = Vec::new();
+    for n in 0..500 {
+        quiet.push(ingest_one(&store, ws, conn, n).await?);
+    }
+    quiet.sort_by(f64::total_cmp);
+    let conversation = store
+        .conversations(ws, None, 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("the bench conversation is missing")?;
+
+    let now = SystemClock.now();
+    let started = Instant::now();
+    switchboard_store::testing::bulk_messages(
+        &store,
+        ws,
+        conn,
+        conversation.id,
+        conversation.contact_id,
+        0,
+        args.messages,
+        now - time::Duration::days(40),
+    )
+    .await?;
+    let seed_seconds = started.elapsed().as_secs_f64();
+    let rules = RetentionRules::new(vec![
+        RetentionRule::parse("messages", None, 30).map_err(|e| anyhow::anyhow!(e.message))?,
+    ])
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    let mut tx = store.begin().await?;
+    tx.replace_retention_rules(ws, &rules, None, now).await?;
+    tx.commit().await?;
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let side = {
+        let store = store.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 1000;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                latencies.push(ingest_one(&store, ws, conn, n).await?);
+                n += 1;
+                // About 200 webhooks a second: a busy shop, not a flood.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Ok::<Vec<f64>, anyhow::Error>(latencies)
+        })
+    };
+    let started = Instant::now();
+    let report = switchboard_server::retention::sweep_workspace(
+        &store,
+        ws,
+        SystemClock.now(),
+        &data_dir.path().join("media"),
+        Instant::now() + std::time::Duration::from_secs(3600),
+    )
+    .await?;
+    let sweep_seconds = started.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut during = side.await.context("the ingest task failed")??;
+    during.sort_by(f64::total_cmp);
+    let left = store.message_count(ws, conn).await?;
+    let expected_left = i64::try_from(500 + during.len()).unwrap_or(i64::MAX);
+    if report.total() != args.messages || left != expected_left {
+        bail!(
+            "the sweep deleted {} of {} expired messages and left {left} (expected {expected_left})",
+            report.total(),
+            args.messages
+        );
+    }
+    let result = SweepBenchReport {
+        backend: scratch.backend,
+        messages: args.messages,
+        seed_seconds,
+        sweep_seconds,
+        deleted_per_second: args.messages as f64 / sweep_seconds,
+        quiet_ingest_p50_ms: percentile(&mut quiet, 0.5),
+        quiet_ingest_p99_ms: percentile(&mut quiet, 0.99),
+        during_ingest_p50_ms: percentile(&mut during, 0.5),
+        during_ingest_p99_ms: percentile(&mut during, 0.99),
+        during_ingests: during.len(),
+        left,
+    };
+    scratch.remove().await?;
+    if args.json.json {
+        return crate::output::line(serde_json::to_string(&result)?);
+    }
+    crate::output::line(format!(
+        "sweep on {}: {} expired messages deleted in {:.1} s ({:.0}/s; seeding took {:.1} s)\n  \
+         ingest beside it ({} single-message transactions): p50 {:.1} ms, p99 {:.1} ms \
+         (quiet: p50 {:.1} ms, p99 {:.1} ms)\n  {} fresh messages left, as expected",
+        result.backend,
+        result.messages,
+        result.sweep_seconds,
+        result.deleted_per_second,
+        result.seed_seconds,
+        result.during_ingests,
+        result.during_ingest_p50_ms,
+        result.during_ingest_p99_ms,
+        result.quiet_ingest_p50_ms,
+        result.quiet_ingest_p99_ms,
+        result.left
+    ))
+}

@@ -8,6 +8,7 @@ mod bench;
 mod demo;
 mod migrate;
 mod privacy;
+pub mod privacy_data;
 mod serve;
 mod simulate;
 mod token;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Inbox(args)) => bench::inbox(args).await,
         Command::Bench(BenchCommand::Erase(args)) => privacy::bench_erase(args).await,
         Command::Privacy(command) => privacy::run(&config, command).await,
+        Command::Bench(BenchCommand::Sweep(args)) => bench::sweep(args).await,
         Command::Simulate(args) => simulate::run(&config, args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))

@@ -23,6 +23,9 @@ use switchboard_store::privacy_requests::{Move, NewPrivacyRequest, PrivacyReques
 use switchboard_store::{Store, StoreError};
 
 pub async fn run(config: &Config, command: PrivacyCommand) -> Result<()> {
+    if let PrivacyCommand::Data(command) = command {
+        return super::privacy_data::run(config, command).await;
+    }
     let store = open_store(config).await?;
     let result = dispatch(config, &store, command).await;
     store.close().await;
@@ -37,6 +40,7 @@ async fn dispatch(config: &Config, store: &Store, command: PrivacyCommand) -> Re
         PrivacyCommand::List(args) => list(store, args).await,
         PrivacyCommand::Hold(cmd) => hold(store, cmd).await,
         PrivacyCommand::Scan(args) => scan(config, store, args).await,
+        PrivacyCommand::Data(command) => super::privacy_data::run(config, command).await,
     }
 }
 

@@ -147,6 +147,7 @@ fn server_config(config: &Config, public_url: &str) -> ServerConfig {
     server.job_lease = config.job_lease;
     server.media_dir = config.data_dir.join("media");
     server.data_dir = Some(config.data_dir.clone());
+    server.export_dir = config.data_dir.join("exports");
     server.platforms = switchboard_server::PlatformConfig {
         meta_app_id: config.meta_app_id.clone(),
         meta_app_secret: config.meta_app_secret.clone(),

@@ -1,0 +1,102 @@
+//! `contact_export`: builds a requested export's zip into the export directory and marks it
+//! ready (or failed, with a reason). Enqueued in the transaction that records the request.
+
+use crate::jobs::{JobError, JobHandler};
+use crate::state::AppState;
+use switchboard_core::{ContactExportId, Timestamp, WorkspaceId};
+use switchboard_store::StoreError;
+use switchboard_store::export::ExportState;
+use switchboard_store::jobs::{Job, NewJob};
+
+pub const KIND: &str = "contact_export";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    workspace_id: WorkspaceId,
+    export_id: ContactExportId,
+}
+
+/// The job that builds export `id`.
+pub fn job(ws: WorkspaceId, id: ContactExportId, now: Timestamp) -> NewJob {
+    let mut job = NewJob::new(
+        KIND,
+        serde_json::json!({ "workspace_id": ws, "export_id": id }),
+        now,
+    );
+    job.workspace_id = Some(ws);
+    job.dedupe_key = Some(format!("{KIND}:{id}"));
+    job
+}
+
+/// The export's file name in the export directory.
+pub fn file_name(id: ContactExportId) -> String {
+    format!("{id}.zip")
+}
+
+pub struct ContactExportJob;
+
+#[async_trait::async_trait]
+impl JobHandler for ContactExportJob {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
+        let p: Payload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+        let ws = p.workspace_id;
+        let export = match state.store.contact_export(ws, p.export_id).await {
+            Ok(e) => e,
+            // Expired or erased meanwhile.
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(JobError::retry(e)),
+        };
+        if export.state != ExportState::Pending {
+            return Ok(());
+        }
+        let name = file_name(export.id);
+        let path = state.config.export_dir.join(&name);
+        let now = state.clock.now();
+        match super::write_export(
+            &state.store,
+            ws,
+            export.contact_id,
+            &state.config.media_dir,
+            &path,
+            now,
+        )
+        .await
+        {
+            Ok(written) => state
+                .store
+                .mark_export_ready(
+                    ws,
+                    export.id,
+                    &name,
+                    written.size_bytes,
+                    &written.sha256,
+                    now,
+                )
+                .await
+                .map_err(JobError::retry),
+            Err(super::ExportError::Store(StoreError::NotFound)) => {
+                // The contact was erased: there is nothing to export.
+                state
+                    .store
+                    .mark_export_failed(ws, export.id, "the contact no longer exists")
+                    .await
+                    .map_err(JobError::retry)
+            }
+            Err(e) if job.attempts >= job.max_attempts => {
+                tracing::error!(export = %export.id, error = %e, "export failed for good");
+                state
+                    .store
+                    .mark_export_failed(ws, export.id, "the export could not be built")
+                    .await
+                    .map_err(JobError::retry)?;
+                Err(JobError::Permanent(e.to_string()))
+            }
+            Err(e) => Err(JobError::retry(e)),
+        }
+    }
+}

@@ -27,6 +27,7 @@ backend_tests!(
     legal_hold_keeps_the_contact_until_released,
     residue_scan_finds_what_is_left,
     request_moves_only_by_the_state_machine,
+    platform_user_loses_access_at_once_and_is_erased,
 );
 
 /// What the canary contact holds: each value unique in the database.
@@ -559,4 +560,87 @@ async fn request_moves_only_by_the_state_machine(store: Store) {
     .await
     .unwrap();
     assert_eq!(n, 4);
+}
+
+async fn platform_user_loses_access_at_once_and_is_erased(store: Store) {
+    use switchboard_store::sessions::{NewSession, SessionState};
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let agent = crate::user(&store, "agent.canary.7788@example.com").await;
+    let mut tx = store.begin().await.unwrap();
+    tx.add_member(f.ws, agent, switchboard_core::Role::Agent, t0())
+        .await
+        .unwrap();
+    tx.insert_session(
+        NewSession {
+            user_id: agent,
+            token_hash: "canary-session-hash-7788",
+            state: SessionState::Active,
+            active_workspace_id: Some(f.ws),
+            expires_at: t0() + time::Duration::hours(2),
+            ip: Some("203.0.113.77"),
+            user_agent: Some("canary-agent-browser"),
+        },
+        t0(),
+    )
+    .await
+    .unwrap();
+    let mut event = NewAuditEvent::new("auth.sign_in");
+    event.workspace_id = Some(f.ws);
+    event.actor_user_id = Some(agent);
+    event.actor_email = Some("agent.canary.7788@example.com".into());
+    event.ip = Some("203.0.113.77".into());
+    tx.record_audit(&event, t0()).await.unwrap();
+    // The request's own transaction ends their access.
+    let r = tx
+        .insert_privacy_request(
+            &NewPrivacyRequest {
+                workspace_id: Some(f.ws),
+                kind: RequestKind::Erase,
+                source: RequestSource::SelfService,
+                regime: Regime::Gdpr,
+                subject_kind: SubjectKind::PlatformUser,
+                subject_id: Some(agent.to_string()),
+                subject_key_hash: None,
+                source_ref: None,
+                confirmation_code: None,
+                needs_review: false,
+                plan: serde_json::json!({}),
+                created_by: Some(agent),
+            },
+            NewAuditEvent::new("x"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.revoke_access_of_user(agent, t0()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.sessions_of(agent).await.unwrap().is_empty());
+
+    let clock = clock();
+    let outcome = store
+        .run_erasure(r.id, &env(&f, dir.path(), &clock))
+        .await
+        .unwrap();
+    let Outcome::Completed(receipt) = outcome else {
+        panic!("not completed: {outcome:?}");
+    };
+    assert_eq!(receipt.tables["users"].deleted, 1);
+    assert_eq!(receipt.tables["memberships"].deleted, 1);
+    assert!(receipt.tables["audit_log"].anonymised >= 1, "{receipt:?}");
+    for v in [
+        "agent.canary.7788@example.com",
+        "203.0.113.77",
+        "canary-agent-browser",
+    ] {
+        assert_eq!(
+            columns_containing(&store, v).await,
+            Vec::<String>::new(),
+            "{v}"
+        );
+    }
+    // The request stays, as the proof, without naming who typed it in.
+    let kept = store.privacy_request(f.ws, r.id).await.unwrap();
+    assert_eq!(kept.state, RequestState::Completed);
+    assert_eq!(kept.created_by, None);
 }

@@ -1,6 +1,6 @@
 //! Settings → Privacy: a workspace's retention settings (per data class and channel) and its
 //! privacy contact address, over the API (`/api/v1/privacy/retention`) and the web page
-//! (`/settings/privacy`, admins), with a preview of what the next sweep deletes; and the
+//! (`/settings/retention`, admins), with a preview of what the next sweep deletes; and the
 //! public data-deletion page (`/privacy/{workspace}/data-deletion`), rendered from the same
 //! live settings so the published promise cannot drift from what the sweep does.
 
@@ -34,7 +34,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 pub fn web_router() -> Router<AppState> {
     Router::new()
-        .route("/settings/privacy", get(privacy_page).post(save_privacy))
+        .route("/settings/retention", get(privacy_page).post(save_privacy))
         .route("/privacy/{workspace}/data-deletion", get(public_page))
 }
 
@@ -332,7 +332,7 @@ async fn page(
     let page = PrivacyPage {
         csrf_token: nav.csrf_token.clone(),
         nav: Some(nav),
-        section: "privacy",
+        section: "retention",
         groups: groups(&rules, values),
         contact_email,
         preview,
@@ -398,7 +398,7 @@ async fn save_privacy(
     match parsed {
         Ok((rules, email)) => {
             save(&state, &access, &client, &rules, Some(email)).await?;
-            Ok(Redirect::to("/settings/privacy?saved=1").into_response())
+            Ok(Redirect::to("/settings/retention?saved=1").into_response())
         }
         Err(e) => {
             page(

@@ -306,7 +306,7 @@ async fn retention_settings_are_validated_admin_only_and_audited(o: Outbound) {
 
 async fn the_settings_page_saves_rules_with_csrf(o: Outbound) {
     let owner = &o.seeded.owner;
-    let page = crate::seed::browser(&o.app, Method::GET, "/settings/privacy", owner)
+    let page = crate::seed::browser(&o.app, Method::GET, "/settings/retention", owner)
         .send()
         .await
         .unwrap();
@@ -326,7 +326,7 @@ async fn the_settings_page_saves_rules_with_csrf(o: Outbound) {
     let r = o
         .app
         .api()
-        .post(o.app.at("/settings/privacy"))
+        .post(o.app.at("/settings/retention"))
         .header("cookie", &owner.cookie)
         .form(&form[1..])
         .send()
@@ -345,7 +345,7 @@ async fn the_settings_page_saves_rules_with_csrf(o: Outbound) {
     let r = o
         .app
         .api()
-        .post(o.app.at("/settings/privacy"))
+        .post(o.app.at("/settings/retention"))
         .header("cookie", &owner.cookie)
         .form(&form)
         .send()
@@ -359,7 +359,7 @@ async fn the_settings_page_saves_rules_with_csrf(o: Outbound) {
     let r = o
         .app
         .api()
-        .post(o.app.at("/settings/privacy"))
+        .post(o.app.at("/settings/retention"))
         .header("cookie", &owner.cookie)
         .form(&bad)
         .send()
@@ -379,7 +379,7 @@ async fn the_settings_page_saves_rules_with_csrf(o: Outbound) {
     );
 
     let agent = crate::seed::member(&o.app, o.seeded.ws, "agent@acme.example", Role::Agent).await;
-    let r = crate::seed::browser(&o.app, Method::GET, "/settings/privacy", &agent)
+    let r = crate::seed::browser(&o.app, Method::GET, "/settings/retention", &agent)
         .send()
         .await
         .unwrap();

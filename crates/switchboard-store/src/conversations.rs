@@ -443,13 +443,16 @@ impl Store {
             }
         };
         if let Some((at, id)) = filter.after {
+            // A row-value comparison: one index range on both backends (PostgreSQL cannot
+            // make one out of `a < x OR (a = x AND id < y)`).
             let cmp = if direction == "DESC" { "<" } else { ">" };
-            let at_param = arg(&mut sql, &format!(" AND ({key} {cmp} $?"), Arg::Int(ms(at)));
-            arg(
+            let at_param = arg(
                 &mut sql,
-                &format!(" OR ({key} = ${at_param} AND c.id {cmp} $?))"),
-                Arg::Text(id.to_string()),
+                &format!(" AND ({key}, c.id) {cmp} ($?"),
+                Arg::Int(ms(at)),
             );
+            debug_assert!(at_param > 1);
+            arg(&mut sql, ", $?)", Arg::Text(id.to_string()));
         }
         sql.push_str(&format!(
             " ORDER BY {key} {direction}, c.id {direction} LIMIT {}",

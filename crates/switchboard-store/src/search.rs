@@ -35,7 +35,8 @@ pub fn query_words(query: &str) -> Vec<String> {
 
 impl Store {
     /// The workspace's messages whose text has every word of `query` (the last as a prefix),
-    /// newest first, at most `limit`.
+    /// newest first, at most `limit`. (SQLite orders by the index's rowid, i.e. the order
+    /// messages were stored, which FTS5 walks backwards without sorting every match.)
     pub async fn search_messages(
         &self,
         ws: WorkspaceId,
@@ -53,7 +54,7 @@ impl Store {
                  FROM message_search s JOIN messages m ON m.rowid = s.rowid \
                  JOIN contacts p ON p.id = m.contact_id \
                  WHERE message_search MATCH $2 AND s.workspace_id = $1 AND m.workspace_id = $1 \
-                 ORDER BY m.created_at DESC, m.id DESC LIMIT $3",
+                 ORDER BY s.rowid DESC LIMIT $3",
                 words
                     .iter()
                     .enumerate()

@@ -69,9 +69,9 @@ impl Registry {
         registry.add(send::SendMessage);
         registry.add(templates::TemplateSync);
         registry.add(crate::privacy::erasure_job::PrivacyErasure);
-        // A disconnected channel's data goes through the privacy engine (request, receipt,
-        // residue scan), not a sweep of its own.
-        registry.add(crate::privacy::erasure_job::ChannelDataErasure);
+        // A disconnected channel's data: deleted in resumable batches that honour legal holds
+        // and remove contacts left with nothing (`retention::erase_connection`).
+        registry.add(crate::retention::jobs::ChannelDataErasure);
         registry.add(crate::retention::jobs::RetentionSweep);
         registry.add(crate::export::jobs::ContactExportJob);
         registry

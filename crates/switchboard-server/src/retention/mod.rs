@@ -26,10 +26,32 @@ use switchboard_store::{Result, Store};
 pub const BATCH: i64 = 1000;
 const CONVERSATION_BATCH: i64 = 50;
 
-/// What must survive the sweep and the disconnect erasure in `ws`. Today nothing: the one
-/// place where legal holds (a workspace, contacts, conversations) are turned into exclusions.
-pub async fn exclusions(_store: &Store, _ws: WorkspaceId) -> Result<RetentionExclusions> {
-    Ok(RetentionExclusions::none())
+/// What must survive the sweep and the disconnect erasure in `ws`: the one place where the
+/// workspace's live legal holds (the workspace, contacts, conversations) become exclusions.
+/// A hold id that no longer parses is treated as a hold on the whole workspace, so a damaged
+/// row keeps data rather than losing it.
+pub async fn exclusions(store: &Store, ws: WorkspaceId) -> Result<RetentionExclusions> {
+    use switchboard_store::legal_holds::HoldScope;
+    let mut held = RetentionExclusions::none();
+    for hold in store
+        .holds(ws)
+        .await?
+        .into_iter()
+        .filter(|h| h.released_at.is_none())
+    {
+        match hold.scope {
+            HoldScope::Workspace => held.workspace = true,
+            HoldScope::Contact => match hold.scope_id.parse() {
+                Ok(id) => held.contacts.push(id),
+                Err(_) => held.workspace = true,
+            },
+            HoldScope::Conversation => match hold.scope_id.parse() {
+                Ok(id) => held.conversations.push(id),
+                Err(_) => held.workspace = true,
+            },
+        }
+    }
+    Ok(held)
 }
 
 /// One line of the preview: how many rows of `table` the next sweep deletes under `class`

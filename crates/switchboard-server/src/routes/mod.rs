@@ -4,8 +4,8 @@
 
 pub mod api_me;
 pub mod audit;
-pub mod comments;
 pub mod canned_responses;
+pub mod comments;
 pub mod connections;
 pub mod contacts;
 pub mod conversation_work;
@@ -21,9 +21,9 @@ pub mod login;
 pub mod members;
 pub mod paging;
 pub mod password_reset;
-pub mod search;
 pub mod privacy_contacts;
 pub mod privacy_settings;
+pub mod search;
 pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;

@@ -41,7 +41,7 @@ pub struct Expiring {
 }
 
 /// Where a rule's sweep got to: the age and id of the last row deleted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SweepPosition {
     pub age: i64,
     pub id: String,
@@ -216,11 +216,9 @@ impl Store {
         let next =
             3 + usize::from(matches!(what.scope, SweepScope::Connection(_))) + expired.binds.len();
         let resume = match after {
-            Some(_) => format!(
-                " AND ({age} > ${a} OR ({age} = ${a} AND id > ${b}))",
-                a = next,
-                b = next + 1
-            ),
+            // A row comparison, so both databases use it as an index bound rather than a
+            // filter over the rows already deleted.
+            Some(_) => format!(" AND ({age}, id) > (${a}, ${b})", a = next, b = next + 1),
             None => String::new(),
         };
         let sql = format!(

@@ -40,6 +40,13 @@ pub struct Expiring {
     pub cutoff: Timestamp,
 }
 
+/// Where a rule's sweep got to: the age and id of the last row deleted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SweepPosition {
+    pub age: i64,
+    pub id: String,
+}
+
 /// A workspace's privacy settings beyond retention.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PrivacySettings {
@@ -186,31 +193,62 @@ impl Store {
         row.int("n")
     }
 
-    /// Deletes up to `limit` expired rows in one short transaction; returns how many went
-    /// (fewer than `limit`: the rule is done for now). Rows that reference them go by the
-    /// schema's cascades (a conversation's messages, a message's media rows); the caller
-    /// removes media files left without a row.
+    /// Deletes up to `limit` expired rows in one short transaction, oldest first, after
+    /// `after` (the position the previous batch of this rule ended at); returns how many went
+    /// (fewer than `limit`: the rule is done for now) and where this batch ended. Walking on
+    /// from the last position, rather than from the start of the range each time, keeps a
+    /// long sweep linear on PostgreSQL, whose index still holds the dead entries of earlier
+    /// batches until vacuum. Rows that reference the deleted ones go by the schema's
+    /// cascades (a conversation's messages, a message's media rows); the caller removes media
+    /// files left without a row.
     pub async fn delete_expired_batch(
         &self,
         ws: WorkspaceId,
         what: &Expiring,
         held: &RetentionExclusions,
         limit: i64,
-    ) -> Result<u64> {
+        after: Option<&SweepPosition>,
+    ) -> Result<(u64, Option<SweepPosition>)> {
         let Some(expired) = expired_clause(what.table, what.rule, what.scope, held) else {
-            return Ok(0);
+            return Ok((0, None));
+        };
+        let age = what.rule.age_column;
+        let next =
+            3 + usize::from(matches!(what.scope, SweepScope::Connection(_))) + expired.binds.len();
+        let resume = match after {
+            // A row comparison, so both databases use it as an index bound rather than a
+            // filter over the rows already deleted.
+            Some(_) => format!(" AND ({age}, id) > (${a}, ${b})", a = next, b = next + 1),
+            None => String::new(),
         };
         let sql = format!(
-            "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE {c} LIMIT {limit})",
+            "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE {c}{resume} \
+             ORDER BY {age}, id LIMIT {limit}) RETURNING {age} AS age, id",
             t = what.table.name,
             c = expired.clause,
             limit = limit.max(1),
         );
         let mut tx = self.begin().await?;
-        let q = bind_expired(sqlx::query(&sql), ws, what.cutoff, what.scope, &expired);
-        let done = q.execute(tx.conn()).await?;
+        let mut q = bind_expired(sqlx::query(&sql), ws, what.cutoff, what.scope, &expired);
+        if let Some(p) = after {
+            q = q.bind(p.age).bind(p.id.as_str());
+        }
+        let rows = q.fetch_all(tx.conn()).await?;
         tx.commit().await?;
-        Ok(done.rows_affected())
+        let mut last: Option<SweepPosition> = None;
+        for row in &rows {
+            let here = SweepPosition {
+                age: row.int("age")?,
+                id: row.text("id")?,
+            };
+            if last
+                .as_ref()
+                .is_none_or(|l| (here.age, &here.id) > (l.age, &l.id))
+            {
+                last = Some(here);
+            }
+        }
+        Ok((rows.len() as u64, last))
     }
 
     /// Of the media object ids given (all in `ws`), those that still have a row, whatever

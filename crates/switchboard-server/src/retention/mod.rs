@@ -264,14 +264,16 @@ pub async fn sweep_workspace(
             _ => BATCH,
         };
         let mut total = 0;
+        let mut position = None;
         loop {
             if std::time::Instant::now() >= deadline {
                 report.finished = false;
                 break;
             }
-            let n = store
-                .delete_expired_batch(ws, &step.expiring(), &held, limit)
+            let (n, last) = store
+                .delete_expired_batch(ws, &step.expiring(), &held, limit, position.as_ref())
                 .await?;
+            position = last.or(position);
             total += n;
             // Let the webhooks waiting for the one writer in before the next batch.
             tokio::task::yield_now().await;

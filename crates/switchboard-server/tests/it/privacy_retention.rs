@@ -18,6 +18,7 @@ outbound_tests!(
     retention_settings_are_validated_admin_only_and_audited,
     the_settings_page_saves_rules_with_csrf,
     the_public_page_follows_the_live_settings,
+    batches_continue_where_the_last_one_ended,
 );
 
 pub async fn put_rules(o: &Outbound, body: Value) -> (u16, Value) {
@@ -432,4 +433,52 @@ async fn the_public_page_follows_the_live_settings(o: Outbound) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+async fn batches_continue_where_the_last_one_ended(o: Outbound) {
+    use switchboard_core::inventory;
+    use switchboard_core::retention::{RetentionClass, RetentionExclusions};
+    use switchboard_store::retention::{Expiring, SweepScope};
+    let ws = o.seeded.ws;
+    let t = o
+        .thread(ChannelKind::Instagram, "17841400000000001", "ig-user-1")
+        .await;
+    for i in 0..3 {
+        o.inbound(
+            ws,
+            t.connection,
+            ChannelKind::Instagram,
+            "17841400000000001",
+            "ig-user-1",
+            &format!("m{i}"),
+        )
+        .await;
+    }
+    o.app.clock.advance(Duration::days(31));
+    let (table, rule) = inventory::swept(RetentionClass::Messages).next().unwrap();
+    let what = Expiring {
+        table,
+        rule,
+        scope: SweepScope::Connection(t.connection),
+        cutoff: o.app.clock.now() - Duration::days(30),
+    };
+    let held = RetentionExclusions::none();
+    let mut position = None;
+    let mut deleted = Vec::new();
+    loop {
+        let (n, last) = o
+            .app
+            .store
+            .delete_expired_batch(ws, &what, &held, 1, position.as_ref())
+            .await
+            .unwrap();
+        deleted.push(n);
+        if n == 0 {
+            break;
+        }
+        assert!(last > position, "each batch ends further on");
+        position = last;
+    }
+    assert_eq!(deleted, [1, 1, 1, 1, 0]);
+    assert!(message_ids(&o, &t).await.is_empty());
 }

@@ -45,9 +45,10 @@ ALTER TABLE contacts ADD COLUMN restricted_at BIGINT;
 ALTER TABLE contacts ADD COLUMN restriction_reason TEXT;
 ALTER TABLE contacts ADD COLUMN marketing_objection_at BIGINT;
 
--- The sweep finds expired rows per connection (per-channel rules) by age, a batch at a time.
-CREATE INDEX messages_by_connection_age ON messages (connection_id, created_at);
-CREATE INDEX conversations_by_connection_activity ON conversations (connection_id, last_message_at);
-CREATE INDEX conversations_by_connection_resolved ON conversations (connection_id, resolved_at);
-CREATE INDEX media_objects_by_workspace_age ON media_objects (workspace_id, created_at);
+-- The sweep walks expired rows per connection (per-channel rules) in (age, id) order, a
+-- batch at a time, each batch starting where the last ended.
+CREATE INDEX messages_by_connection_age ON messages (connection_id, created_at, id);
+CREATE INDEX conversations_by_connection_activity ON conversations (connection_id, last_message_at, id);
+CREATE INDEX conversations_by_connection_resolved ON conversations (connection_id, resolved_at, id);
+CREATE INDEX media_objects_by_workspace_age ON media_objects (workspace_id, created_at, id);
 CREATE INDEX contact_identities_by_connection ON contact_identities (connection_id, id);

@@ -78,12 +78,13 @@ start_server plain
 BASE_URL="$url" node "$here/signup-mfa-token.test.mjs" || status=$?
 
 # The widget test works in a workspace of its own, made with the CLI beside the running server
-# (after the sign-up test, which needs to be the instance's first account).
+# on the data directory of the server started above (after the sign-up test, which needs to be
+# the instance's first account).
 cli() {
   (
     cd "$work"
     for var in $(compgen -e | grep '^SWITCHBOARD_' || true); do unset "$var"; done
-    "$bin" --data-dir "$work/data" "$@"
+    "$bin" --data-dir "$run/data" "$@"
   )
 }
 widget_token=""

@@ -1,5 +1,6 @@
 //! Settings > Privacy: the workspace's privacy requests with overdue and near-due ones marked,
-//! its legal holds, and the Meta deletion callbacks no connection matched (admins).
+//! its legal holds (admins). Meta callbacks no connection matched belong to no workspace and are
+//! the operator's (`switchboard privacy list --unlinked`), never shown on a workspace's page.
 
 use super::api::{HoldView, RequestView};
 use crate::auth::WebUser;
@@ -23,7 +24,6 @@ struct PrivacyPage {
     section: &'static str,
     requests: Vec<RequestView>,
     holds: Vec<HoldView>,
-    unlinked: Vec<(String, String)>,
     overdue: usize,
     near_due: usize,
 }
@@ -42,18 +42,6 @@ async fn privacy_page(
         .map(|r| RequestView::of(r, today))
         .collect();
     let holds = state.store.holds(access.workspace_id).await?;
-    let unlinked = state
-        .store
-        .unlinked_privacy_requests()
-        .await?
-        .into_iter()
-        .map(|r| {
-            (
-                r.confirmation_code.unwrap_or_default(),
-                r.received_at.date().to_string(),
-            )
-        })
-        .collect();
     Ok(render(&PrivacyPage {
         nav: Some(nav),
         section: "privacy",
@@ -61,6 +49,5 @@ async fn privacy_page(
         near_due: requests.iter().filter(|r| r.urgency == "near_due").count(),
         requests,
         holds: holds.iter().map(HoldView::from).collect(),
-        unlinked,
     }))
 }

@@ -270,6 +270,14 @@ async fn meta_callback_for_an_unknown_user_waits_for_an_admin(env: Env) {
     assert_eq!(s["needs_review"], true);
     let unlinked = env.app.store.unlinked_privacy_requests().await.unwrap();
     assert_eq!(unlinked.len(), 1);
+    // It belongs to no workspace: a workspace admin's page does not show it.
+    let page = seed::browser(&env.app, Method::GET, "/settings/privacy", &env.ws.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(!html.contains(code), "{html}");
     // Nothing was guessed: every connection is as it was.
     assert_eq!(
         connection_status(&env, FB_PAGE).await,

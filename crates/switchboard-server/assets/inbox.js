@@ -154,6 +154,9 @@
     if (e.target.closest && e.target.closest("#filters")) {
       document.getElementById("filters-hidden").value = filterQuery();
     }
+    if (e.target.id === "attach-file" && e.target.files && e.target.files[0]) {
+      sendFile(e.target);
+    }
     if (e.target.id === "canned-pick" && e.target.value) {
       var pick = e.target;
       var url = "/api/v1/canned-responses/" + encodeURIComponent(pick.value) +
@@ -169,6 +172,39 @@
         });
     }
   });
+
+  // A file reply: the file is the request's body (the server checks its type and size for the
+  // channel); the timeline refreshes itself when the message is stored.
+  function sendFile(input) {
+    var file = input.files[0];
+    var note = document.getElementById("attach-status");
+    var caption = document.getElementById("reply-text");
+    var query = "?filename=" + encodeURIComponent(file.name);
+    if (caption && caption.value.trim()) query += "&caption=" + encodeURIComponent(caption.value.trim());
+    note.textContent = "Sending " + file.name + "\u2026";
+    fetch("/inbox/conversations/" + encodeURIComponent(input.getAttribute("data-conversation")) +
+      "/attachment" + query, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": file.type || "application/octet-stream",
+        "X-CSRF-Token": input.getAttribute("data-csrf") },
+      body: file,
+    }).then(function (r) {
+      if (r.ok) {
+        note.textContent = file.name + " sent.";
+        if (caption) caption.value = "";
+        input.value = "";
+        var timeline = document.getElementById("timeline");
+        if (timeline && window.htmx) window.htmx.trigger(timeline, "refresh");
+        return;
+      }
+      return r.json().then(function (b) {
+        note.textContent = (b && b.error && b.error.message) || "The file could not be sent.";
+      });
+    }, function () {
+      note.textContent = "The file could not be sent; check the connection and try again.";
+    });
+  }
 
   document.addEventListener("click", function (e) {
     var link = e.target.closest && e.target.closest("a.open-conversation");

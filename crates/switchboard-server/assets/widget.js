@@ -63,6 +63,11 @@ function switchboardWidget(config) {
     "  font-size: 13px; }",
     ".menu button, .confirm button.plain { background: none; border: 0; padding: 0; font: inherit;",
     "  color: #374151; text-decoration: underline; cursor: pointer; }",
+    ".msg a { color: inherit; }",
+    ".msg img { display: block; max-width: 100%; max-height: 200px; border-radius: 8px; }",
+    "button.attach { background: none; border: 1px solid #d1d5db; border-radius: 8px;",
+    "  padding: 0 10px; font: inherit; cursor: pointer; }",
+    "input.file { display: none; }",
     ".confirm { padding: 8px 10px; background: #fef2f2; font-size: 13px; display: flex;",
     "  flex-wrap: wrap; gap: 6px; align-items: center; }",
   ].join("\n");
@@ -103,6 +108,13 @@ function switchboardWidget(config) {
   var input = el("textarea", { id: inputId, name: "message", maxlength: "4096",
     placeholder: "Write a message\u2026", "aria-label": "Message" });
   var send = el("button", { class: "send", type: "submit" }, "Send");
+  // The file input is hidden behind a labelled button: one keyboard stop, one name.
+  var fileInput = el("input", { type: "file", class: "file", tabindex: "-1", "aria-hidden": "true",
+    accept: "image/jpeg,image/png,image/gif,image/webp,audio/*,video/mp4,video/webm,application/pdf,text/plain,text/csv" });
+  var attach = el("button", { class: "attach", type: "button", "aria-label": "Attach a file" },
+    "\ud83d\udcce");
+  form.appendChild(attach);
+  form.appendChild(fileInput);
   form.appendChild(input);
   form.appendChild(send);
   var menu = el("div", { class: "menu" });
@@ -231,7 +243,20 @@ function switchboardWidget(config) {
       seen[m.id] = node;
       log.appendChild(node);
     }
-    node.textContent = m.text || (m.content && m.content.url) || "(attachment)";
+    node.textContent = "";
+    if (m.attachment) {
+      // The link opens for an hour; a later poll brings a fresh one.
+      var a = el("a", { href: m.attachment.url, target: "_blank", rel: "noopener noreferrer" });
+      if (/^image\//.test(m.attachment.content_type)) {
+        a.appendChild(el("img", { src: m.attachment.url, alt: m.text || "Image" }));
+      } else {
+        a.textContent = m.attachment.name || "Download the file";
+      }
+      node.appendChild(a);
+      if (m.text) node.appendChild(el("div", {}, m.text));
+    } else {
+      node.textContent = m.text || "(attachment)";
+    }
     if (m.from === "business" && (!lastBusiness || m.id > lastBusiness)) lastBusiness = m.id;
     if (!cursor || m.id > cursor) cursor = m.id;
   }
@@ -365,6 +390,41 @@ function switchboardWidget(config) {
         pending.remove();
         input.value = text;
         say(e.message || "Your message could not be sent; try again.");
+      });
+  });
+  attach.addEventListener("click", function () {
+    fileInput.click();
+  });
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    var pending = el("div", { class: "msg visitor pending" }, file.name);
+    log.appendChild(pending);
+    log.scrollTop = log.scrollHeight;
+    var path = "/attachments?id=" + encodeURIComponent(randomId()) +
+      "&name=" + encodeURIComponent(file.name);
+    startSession()
+      .then(function () {
+        return fetch(api + path, {
+          method: "POST",
+          headers: { Authorization: "Bearer " + token, "Content-Type": file.type || "application/octet-stream" },
+          body: file,
+          credentials: "omit",
+          mode: "cors",
+        }).catch(function () {
+          return Promise.reject(new Error("The chat is unavailable right now."));
+        });
+      })
+      .then(json)
+      .then(function (sent) {
+        pending.remove();
+        render(sent.message);
+        say("");
+        poll();
+      }, function (e) {
+        pending.remove();
+        say(e.message || "The file could not be sent; try again.");
       });
   });
   input.addEventListener("keydown", function (event) {

@@ -64,6 +64,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .merge(routes::health::router())
         .merge(routes::webhooks::router())
+        .merge(crate::attachments::router())
         .merge(routes::widget::router(state.clone()))
         .merge(crate::privacy::public::router())
         .merge(routes::home::router())

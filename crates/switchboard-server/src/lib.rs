@@ -9,6 +9,7 @@
 //! - secrets (tokens, passwords, keys) never appear in responses after creation, nor in logs.
 
 pub mod app;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod channel_access;

@@ -96,6 +96,35 @@ impl Tx {
         Ok(id)
     }
 
+    /// An object that is in the media store from the start: a file an agent or a widget
+    /// visitor uploaded with the message (`id` is the one its file was written under).
+    pub async fn insert_stored_media(
+        &mut self,
+        ws: WorkspaceId,
+        message: MessageId,
+        id: MediaObjectId,
+        stored: &StoredMedia<'_>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO media_objects (id, workspace_id, message_id, contact_id, storage_key, \
+             content_type, size_bytes, sha256, state, created_at, updated_at) \
+             SELECT $1, workspace_id, id, contact_id, $3, $4, $5, $6, 'stored', $7, $7 \
+             FROM messages WHERE workspace_id = $2 AND id = $8",
+        )
+        .bind(id.to_string())
+        .bind(ws.to_string())
+        .bind(stored.storage_key)
+        .bind(stored.content_type)
+        .bind(stored.size_bytes)
+        .bind(stored.sha256)
+        .bind(ms(now))
+        .bind(message.to_string())
+        .execute(self.conn())
+        .await?;
+        found(done)
+    }
+
     /// The object is in the media store. The download source is forgotten (a platform URL
     /// can carry a token and expires anyway).
     pub async fn mark_media_stored(

@@ -134,6 +134,24 @@ impl StoredContent {
         }
     }
 
+    /// Whether the message carries a file (received or sent).
+    pub fn has_media(&self) -> bool {
+        matches!(
+            self,
+            StoredContent::Received(MessageContent::Media { .. })
+                | StoredContent::Sent(OutboundContent::Media { .. })
+        )
+    }
+
+    /// The file name the message's attachment was sent with, if any.
+    pub fn filename(&self) -> Option<String> {
+        match self {
+            StoredContent::Received(MessageContent::Media { filename, .. })
+            | StoredContent::Sent(OutboundContent::Media { filename, .. }) => filename.clone(),
+            _ => None,
+        }
+    }
+
     /// Where to fetch the attachment from, if the message has one to download.
     fn media_source(&self) -> Option<MediaRef> {
         match self {

@@ -295,7 +295,11 @@ async fn lookup(
 }
 
 /// Writes the file beside its final name, then renames it, so a reader never sees half a file.
-async fn write_file(dir: &std::path::Path, key: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) async fn write_file(
+    dir: &std::path::Path,
+    key: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let path = dir.join(key);
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;

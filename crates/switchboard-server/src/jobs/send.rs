@@ -212,6 +212,9 @@ async fn send(state: &AppState, p: &Payload) -> Result<(), Stop> {
             .map_err(Stop::Job);
         }
     }
+    let content = with_shared_link(state, ws, p.message_id, content)
+        .await
+        .map_err(store_error)?;
     let outbound = OutboundMessage {
         to: target.to.clone(),
         content,
@@ -336,6 +339,47 @@ async fn record_sent(
         .await
         .map_err(store_error)?;
     tx.commit().await.map_err(store_error)
+}
+
+/// A file an agent uploaded is stored with the message; the platform fetches it from a link
+/// minted for this attempt (`attachments`), never from the members-only URL stored in the
+/// content.
+async fn with_shared_link(
+    state: &AppState,
+    ws: WorkspaceId,
+    message: MessageId,
+    content: OutboundContent,
+) -> Result<OutboundContent, StoreError> {
+    let OutboundContent::Media {
+        kind,
+        caption,
+        filename,
+        url,
+    } = content
+    else {
+        return Ok(content);
+    };
+    let stored = state
+        .store
+        .media_of_message(ws, message)
+        .await?
+        .into_iter()
+        .find(|m| m.state == switchboard_store::media::MediaState::Stored);
+    let url = match stored {
+        Some(object) => crate::attachments::shared_link(
+            state,
+            ws,
+            object.id,
+            state.clock.now() + crate::attachments::PLATFORM_LINK_LIFETIME,
+        ),
+        None => url,
+    };
+    Ok(OutboundContent::Media {
+        kind,
+        url,
+        caption,
+        filename,
+    })
 }
 
 /// The platform request for `msg`; also used by the send API to refuse content a platform

@@ -38,7 +38,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_conversations))
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages, send_message))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(send_attachment))
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
 }
+
+/// The most an attachment request may carry; each channel's own limit (and the server's
+/// `media_max_bytes`) is checked below it, in `attachments::Upload::parse`.
+pub(crate) const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024 + 1024;
 
 /// Texts longer than the platform carries are refused here rather than by the platform:
 /// WhatsApp and Telegram take 4096 characters, Messenger and Instagram 2000.
@@ -626,24 +635,8 @@ async fn send_message(
     let id: ConversationId = path_id(&id)?;
     let ws = access.workspace_id;
     let idempotency_key = idempotency_key(&headers)?;
-    if let Some(key) = &idempotency_key
-        && let Some(earlier) = state.store.message_by_idempotency_key(ws, key).await?
-    {
-        // A retried request: the same answer, nothing queued twice.
-        if earlier.conversation_id != id {
-            return Err(ApiError::Conflict {
-                code: "idempotency_key_reused",
-                message: "This Idempotency-Key was used for a message in another conversation."
-                    .to_owned(),
-            });
-        }
-        return Ok((
-            StatusCode::ACCEPTED,
-            ApiJson(QueuedMessage {
-                id: earlier.id.to_string(),
-                status: earlier.status.as_str().to_owned(),
-            }),
-        ));
+    if let Some(earlier) = earlier_answer(&state, ws, id, idempotency_key.as_deref()).await? {
+        return Ok((StatusCode::ACCEPTED, ApiJson(earlier)));
     }
     let message = queue_reply(
         &state,
@@ -651,6 +644,7 @@ async fn send_message(
         access.actor.user_id(),
         id,
         &body,
+        None,
         idempotency_key.as_deref(),
     )
     .await?;
@@ -663,6 +657,163 @@ async fn send_message(
     ))
 }
 
+/// What a retried request with this `Idempotency-Key` was answered, if it was.
+async fn earlier_answer(
+    state: &AppState,
+    ws: switchboard_core::WorkspaceId,
+    conversation: ConversationId,
+    key: Option<&str>,
+) -> Result<Option<QueuedMessage>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    let Some(earlier) = state.store.message_by_idempotency_key(ws, key).await? else {
+        return Ok(None);
+    };
+    // A retried request: the same answer, nothing queued twice.
+    if earlier.conversation_id != conversation {
+        return Err(ApiError::Conflict {
+            code: "idempotency_key_reused",
+            message: "This Idempotency-Key was used for a message in another conversation."
+                .to_owned(),
+        });
+    }
+    Ok(Some(QueuedMessage {
+        id: earlier.id.to_string(),
+        status: earlier.status.as_str().to_owned(),
+    }))
+}
+
+#[derive(serde::Deserialize, Default, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentQuery {
+    /// The file's name as the customer sees it (documents).
+    pub filename: Option<String>,
+    /// Text sent with the file (images, videos, documents).
+    pub caption: Option<String>,
+    /// The id of the message in this conversation that this one answers.
+    pub reply_to: Option<String>,
+}
+
+/// Sends a file as an agent's reply (agent). The request body is the file and
+/// `Content-Type` its type; the same checks as any reply apply, plus the channel's size
+/// limit for the kind of file. The platform fetches the file from a signed link that
+/// expires.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/attachments", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id"), AttachmentQuery,
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes the request safe to retry: the same key answers the same message")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file's bytes, sent with its own Content-Type (image/png, application/pdf, ...)"),
+    responses((status = 202, body = QueuedMessage), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn send_attachment(
+    State(state): State<AppState>,
+    access: WorkspaceAccess,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, ApiJson<QueuedMessage>), ApiError> {
+    access.require(Role::Agent)?;
+    let id: ConversationId = path_id(&id)?;
+    let query: AttachmentQuery = parse_query(raw.as_deref())?;
+    let ws = access.workspace_id;
+    let idempotency_key = idempotency_key(&headers)?;
+    if let Some(earlier) = earlier_answer(&state, ws, id, idempotency_key.as_deref()).await? {
+        return Ok((StatusCode::ACCEPTED, ApiJson(earlier)));
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let message = queue_attachment(
+        &state,
+        ws,
+        access.actor.user_id(),
+        id,
+        AttachmentReply {
+            content_type,
+            filename: query.filename.as_deref(),
+            caption: nonempty(&query.caption).map(str::to_owned),
+            reply_to: query.reply_to,
+            bytes: body,
+        },
+        idempotency_key.as_deref(),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(QueuedMessage {
+            id: message.to_string(),
+            status: "queued".to_owned(),
+        }),
+    ))
+}
+
+/// A file an agent sends, as it arrived.
+pub(crate) struct AttachmentReply<'a> {
+    pub content_type: Option<&'a str>,
+    pub filename: Option<&'a str>,
+    pub caption: Option<String>,
+    pub reply_to: Option<String>,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Checks a file reply, writes the file, and queues the reply through [`queue_reply`] with
+/// the file's media object in the same transaction (the API's and the inbox's one path). The
+/// stored content's URL is the members-only `/media/{id}`; the send job gives the platform a
+/// signed link instead.
+pub(crate) async fn queue_attachment(
+    state: &AppState,
+    ws: switchboard_core::WorkspaceId,
+    author: Option<switchboard_core::UserId>,
+    id: ConversationId,
+    reply: AttachmentReply<'_>,
+    idempotency_key: Option<&str>,
+) -> Result<MessageId, ApiError> {
+    let conversation = state.store.conversation(ws, id).await?;
+    let upload = crate::attachments::Upload::parse(
+        conversation.kind,
+        reply.content_type,
+        reply.filename,
+        reply.bytes,
+        state.config.media_max_bytes,
+    )?;
+    let media_id = switchboard_core::MediaObjectId::new();
+    let kind = serde_json::to_value(upload.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "document".to_owned());
+    let body = SendRequest {
+        text: None,
+        media: Some(MediaBody {
+            kind,
+            url: format!("{}/media/{media_id}", state.config.public_url),
+            caption: reply.caption,
+            filename: upload.filename.clone(),
+        }),
+        template: None,
+        reply_to: reply.reply_to,
+        human_agent_tag: false,
+    };
+    // Written first so the reply's transaction can name it; a refused reply removes it.
+    let written = crate::attachments::write(state, ws, media_id, &upload).await?;
+    let queued = queue_reply(
+        state,
+        ws,
+        author,
+        id,
+        &body,
+        Some(&written),
+        idempotency_key,
+    )
+    .await;
+    if queued.is_err() {
+        crate::attachments::discard(state, &written).await;
+    }
+    queued
+}
+
 /// Checks a reply completely and queues it with its send job (the API's and the inbox
 /// composer's one path).
 pub(crate) async fn queue_reply(
@@ -671,6 +822,7 @@ pub(crate) async fn queue_reply(
     author: Option<switchboard_core::UserId>,
     id: ConversationId,
     body: &SendRequest,
+    attachment: Option<&crate::attachments::Written>,
     idempotency_key: Option<&str>,
 ) -> Result<MessageId, ApiError> {
     let content = parse_content(body)?;
@@ -846,6 +998,10 @@ pub(crate) async fn queue_reply(
             now,
         )
         .await?;
+    if let Some(file) = attachment {
+        tx.insert_stored_media(ws, message, file.id, &file.stored(), now)
+            .await?;
+    }
     tx.enqueue(send::job(ws, message, tag, now), now).await?;
     tx.commit().await?;
     if kind == ChannelKind::Widget {

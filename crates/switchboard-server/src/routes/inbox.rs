@@ -22,7 +22,7 @@ use crate::web::{Nav, WebError, render};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ use switchboard_core::{
 };
 use switchboard_store::conversations::{Conversation, ConversationFilter, ConversationStatus};
 use switchboard_store::inbox::{Activity, ActivityKind, Label};
-use switchboard_store::media::{MediaObject, MediaState};
+use switchboard_store::media::MediaObject;
 use switchboard_store::messages::{Direction, Message, MessagePage, MessageStatus, StoredContent};
 
 pub fn router() -> Router<AppState> {
@@ -43,6 +43,12 @@ pub fn router() -> Router<AppState> {
         .route("/inbox/conversations/{id}", get(conversation_partial))
         .route("/inbox/conversations/{id}/timeline", get(timeline_partial))
         .route("/inbox/conversations/{id}/reply", post(reply))
+        .route(
+            "/inbox/conversations/{id}/attachment",
+            post(attachment).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::conversations::MAX_UPLOAD_BYTES,
+            )),
+        )
         .route("/inbox/conversations/{id}/note", post(note))
         .route("/inbox/conversations/{id}/assign", post(assign))
         .route("/inbox/conversations/{id}/status", post(status))
@@ -909,10 +915,60 @@ async fn reply(
         id,
         &body,
         None,
+        None,
     )
     .await
     .map(|_| None);
     after_action(&state, &agent, &headers, id, outcome).await
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AttachmentQuery {
+    filename: Option<String>,
+    caption: Option<String>,
+}
+
+/// The composer's "Attach a file" (`assets/inbox.js` posts the file itself as the body, with
+/// the page's CSRF token in `X-CSRF-Token`): the API's path for a file reply. Answers 204, or
+/// the API's JSON error for the script to show.
+async fn attachment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    WebUser(auth): WebUser,
+    body: axum::body::Bytes,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let presented = headers
+        .get(crate::auth::csrf::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !crate::auth::csrf::verify_session_token(&state, auth.session.id, presented) {
+        return Err(ApiError::Forbidden(
+            "The page is out of date; reload it and try again.",
+        ));
+    }
+    let id: ConversationId = path_id(&id)?;
+    let query: AttachmentQuery = crate::routes::paging::parse_query(raw.as_deref())?;
+    let agent = agent(&state, auth).await?;
+    crate::routes::conversations::queue_attachment(
+        &state,
+        agent.ws,
+        Some(agent.user),
+        id,
+        crate::routes::conversations::AttachmentReply {
+            content_type: headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            filename: query.filename.as_deref(),
+            caption: nonempty(&query.caption).map(str::to_owned),
+            reply_to: None,
+            bytes: body,
+        },
+        None,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[derive(serde::Deserialize)]
@@ -1157,40 +1213,5 @@ async fn media(
     access.require(Role::Agent)?;
     let id: MediaObjectId = path_id(&id)?;
     let object = state.store.media_object(access.workspace_id, id).await?;
-    let (MediaState::Stored, Some(key)) = (object.state, object.storage_key.as_deref()) else {
-        return Err(WebError(ApiError::NotFound));
-    };
-    // The key is ours (`<workspace>/<id>`), never a client's path; check its shape anyway.
-    if key.contains("..") || !key.starts_with(&access.workspace_id.to_string()) {
-        return Err(WebError(ApiError::NotFound));
-    }
-    let bytes = tokio::fs::read(state.config.media_dir.join(key))
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    let content_type = object
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let inline = ["image/", "audio/", "video/"]
-        .iter()
-        .any(|p| content_type.starts_with(p))
-        && !content_type.contains("svg");
-    let disposition = if inline { "inline" } else { "attachment" };
-    Ok((
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                if inline {
-                    content_type
-                } else {
-                    "application/octet-stream".to_owned()
-                },
-            ),
-            (header::CONTENT_DISPOSITION, disposition.to_owned()),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::attachments::file_response(&state, access.workspace_id, &object).await?)
 }

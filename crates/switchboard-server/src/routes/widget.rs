@@ -9,6 +9,9 @@
 //!   retried send store one message;
 //! - `GET messages?after=ID&wait=SECONDS`: the conversation after a cursor; with `wait`, a
 //!   long-poll that answers as soon as a reply is stored. Replies fetched are `delivered`;
+//! - `POST attachments?id=ID&name=FILE` with the file as the body: the visitor sends a file
+//!   (the same retry rule; images, audio, video and documents up to 10 MB). Messages with a
+//!   stored file carry an `attachment` with a link that opens for an hour;
 //! - `POST read` `{"up_to"}`: the visitor saw the replies up to that message (`read`);
 //! - `GET transcript?format=json|text`: "Download this conversation";
 //! - `DELETE conversation`: "Delete this conversation" (messages, identity, and the token).
@@ -42,15 +45,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use switchboard_core::channel::{
-    AccountRef, ChannelKind, ExternalContact, InboundMessage, MessageContent,
+    AccountRef, ChannelKind, ExternalContact, InboundMessage, MediaRef, MessageContent,
 };
 use switchboard_core::{ContactId, MessageId, ValidationError};
 use switchboard_store::connections::{Connection, ConnectionStatus};
+use switchboard_store::media::MediaState;
 use switchboard_store::messages::{Direction, Message, MessageStatus};
 use switchboard_store::widget::WidgetVisitor;
 
 /// The demo workspace's widget key (`serve --demo` connects it; `/widget/demo` embeds it).
 pub const DEMO_WIDGET_KEY: &str = "wgt_demo";
+
+/// The largest file a visitor can send (`attachments` holds the widget to 10 MB; this is the
+/// transport's ceiling just above it).
+const UPLOAD_LIMIT: usize = 10 * 1024 * 1024 + 1024;
 
 /// A visitor writes a few lines at a time; nothing they send needs more.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -79,6 +87,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/widget/v1/{key}/transcript", get(transcript))
         .route("/widget/v1/{key}/conversation", delete(erase_conversation))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .route(
+            "/widget/v1/{key}/attachments",
+            post(send_attachment).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .layer(middleware::from_fn_with_state(state, cors));
     Router::new()
         .route("/widget/demo", get(demo_page))
@@ -467,6 +479,47 @@ struct WidgetMessage {
     /// For the business's messages: `queued`, `sent`, `delivered` or `read`.
     status: String,
     created_at: String,
+    /// A file stored with the message, with a link that opens it for an hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachment: Option<WidgetAttachment>,
+}
+
+#[derive(serde::Serialize)]
+struct WidgetAttachment {
+    url: String,
+    content_type: String,
+    /// The file's name, when it was sent with one.
+    name: Option<String>,
+}
+
+/// The visitor's view of `messages`, with links to the files stored with them.
+async fn views(
+    state: &AppState,
+    ws: switchboard_core::WorkspaceId,
+    messages: &[Message],
+) -> Result<Vec<WidgetMessage>, WidgetError> {
+    let expires = state.clock.now() + crate::attachments::VISITOR_LINK_LIFETIME;
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let mut view = WidgetMessage::from(m);
+        if m.content.has_media() {
+            let stored = state
+                .store
+                .media_of_message(ws, m.id)
+                .await?
+                .into_iter()
+                .find(|o| o.state == MediaState::Stored);
+            view.attachment = stored.map(|o| WidgetAttachment {
+                url: crate::attachments::shared_link(state, ws, o.id, expires),
+                content_type: o
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                name: m.content.filename(),
+            });
+        }
+        out.push(view);
+    }
+    Ok(out)
 }
 
 impl From<&Message> for WidgetMessage {
@@ -482,6 +535,7 @@ impl From<&Message> for WidgetMessage {
             content: serde_json::to_value(&m.content).unwrap_or_default(),
             status: m.status.as_str().to_owned(),
             created_at: rfc3339(m.created_at),
+            attachment: None,
         }
     }
 }
@@ -521,19 +575,7 @@ async fn send_message(
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, WidgetError> {
     let v = visitor(&state, &widget, &headers).await?;
-    if body.id.is_empty()
-        || body.id.len() > 64
-        || !body
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(invalid(
-            "invalid_message_id",
-            "The message id is 1 to 64 letters, digits, '-' or '_'.",
-            "id",
-        ));
-    }
+    check_client_id(&body.id)?;
     let text = body.text.trim();
     if text.is_empty() {
         return Err(invalid("empty_text", "The message is empty.", "text"));
@@ -545,9 +587,95 @@ async fn send_message(
             "text",
         ));
     }
+    store_visitor_message(
+        &state,
+        &widget,
+        &v,
+        &client,
+        &body.id,
+        MessageContent::Text {
+            body: text.to_owned(),
+        },
+        None,
+    )
+    .await
+}
+
+fn check_client_id(id: &str) -> Result<(), WidgetError> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(invalid(
+            "invalid_message_id",
+            "The message id is 1 to 64 letters, digits, '-' or '_'.",
+            "id",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AttachmentQuery {
+    /// Chosen by the browser, as for a text message.
+    id: Option<String>,
+    /// The file's name.
+    name: Option<String>,
+}
+
+/// The visitor sends a file: checked as an agent's is (type, bytes, the widget's 10 MB), and
+/// stored through the same ingest path as their texts, its media object stored at once.
+async fn send_attachment(
+    State(state): State<AppState>,
+    Extension(widget): Extension<Widget>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    bytes: axum::body::Bytes,
+) -> Result<Response, WidgetError> {
+    let v = visitor(&state, &widget, &headers).await?;
+    let query: AttachmentQuery = parse_query(raw.as_deref())?;
+    let id = query.id.unwrap_or_default();
+    check_client_id(&id)?;
+    let upload = crate::attachments::Upload::parse(
+        ChannelKind::Widget,
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        query.name.as_deref(),
+        bytes,
+        state.config.media_max_bytes,
+    )?;
+    let content = MessageContent::Media {
+        kind: upload.kind,
+        // The widget is its own platform: the file's "platform id" is its message's.
+        media: MediaRef::PlatformId(format!("{}:{id}", v.id)),
+        mime_type: Some(upload.content_type.clone()),
+        caption: None,
+        filename: upload.filename.clone(),
+        sha256: None,
+    };
+    store_visitor_message(&state, &widget, &v, &client, &id, content, Some(&upload)).await
+}
+
+/// Stores what a visitor sent (a text or a file) through the webhook path's ingest, rate
+/// limited; a file is written under the media object ingest created and marked stored in
+/// the same transaction, so no download job is ever queued for it.
+async fn store_visitor_message(
+    state: &AppState,
+    widget: &Widget,
+    v: &WidgetVisitor,
+    client: &ClientInfo,
+    client_id: &str,
+    content: MessageContent,
+    file: Option<&crate::attachments::Upload>,
+) -> Result<Response, WidgetError> {
     let ip = client.ip.as_deref().unwrap_or("unknown");
     throttle(
-        &state,
+        state,
         &[
             // Hashed: the visitor's id must not outlive their erasure in the counters.
             (
@@ -569,7 +697,7 @@ async fn send_message(
             kind: ChannelKind::Widget,
             account_id: c.account_id.clone(),
         },
-        external_id: format!("{}:{}", v.id, body.id),
+        external_id: format!("{}:{client_id}", v.id),
         contact: ExternalContact {
             external_id: v.id.to_string(),
             display_name: None,
@@ -577,9 +705,7 @@ async fn send_message(
             phone: None,
         },
         sent_at: now,
-        content: MessageContent::Text {
-            body: text.to_owned(),
-        },
+        content,
         reply_to: None,
         referral: None,
     };
@@ -587,11 +713,23 @@ async fn send_message(
     let ingested = tx
         .ingest_message(c.workspace_id, c.id, &inbound, Direction::Inbound, now)
         .await?;
+    let mut written = None;
     if !ingested.duplicate {
         tx.link_widget_visitor(c.workspace_id, v.id, ingested.contact_id, now)
             .await?;
+        if let (Some(upload), Some(media)) = (file, ingested.media) {
+            let w = crate::attachments::write(state, c.workspace_id, media, upload).await?;
+            tx.mark_media_stored(c.workspace_id, media, &w.stored(), now)
+                .await?;
+            written = Some(w);
+        }
     }
-    tx.commit().await?;
+    if let Err(e) = tx.commit().await {
+        if let Some(w) = &written {
+            crate::attachments::discard(state, w).await;
+        }
+        return Err(e.into());
+    }
     state.widget_hub.notify(ingested.contact_id);
     let message = state
         .store
@@ -605,7 +743,10 @@ async fn send_message(
     Ok((
         status,
         Json(Sent {
-            message: WidgetMessage::from(&message),
+            message: views(state, c.workspace_id, std::slice::from_ref(&message))
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::internal("no view of the stored message"))?,
             duplicate: ingested.duplicate,
         }),
     )
@@ -671,10 +812,11 @@ async fn list_messages(
         .await?;
         tx.commit().await?;
     }
-    let data = messages
-        .iter()
-        .map(|m| {
-            let mut view = WidgetMessage::from(m);
+    let data = views(&state, c.workspace_id, &messages)
+        .await?
+        .into_iter()
+        .zip(&messages)
+        .map(|(mut view, m)| {
             if unconfirmed.is_some_and(|u| m.direction == Direction::Outbound && m.id <= u)
                 && m.status.rank() < MessageStatus::Delivered.rank()
             {
@@ -838,7 +980,7 @@ async fn transcript(
         widget: c.name.clone(),
         visitor_id: v.id.to_string(),
         exported_at: rfc3339(now),
-        messages: messages.iter().map(WidgetMessage::from).collect(),
+        messages: views(&state, c.workspace_id, &messages).await?,
     };
     let (body, content_type, extension) = if text {
         let mut out = format!(

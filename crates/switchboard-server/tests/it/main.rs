@@ -8,6 +8,7 @@
 //! The server's one integration-test binary: each test starts the real server on
 //! `127.0.0.1:0` with its own data directory and its own database, on each backend.
 
+mod attachments;
 mod audit;
 mod auth_mfa;
 mod auth_reset;

@@ -28,6 +28,8 @@ app_tests!(
     the_script_is_cacheable_with_an_etag_and_carries_the_settings,
     the_channels_page_shows_the_embed_snippet,
     a_waiting_poll_answers_at_once_when_the_server_stops,
+    files_go_both_ways_with_links_only_the_visitor_is_given,
+    a_visitor_file_is_checked_before_anything_is_stored,
 );
 
 const ORIGIN: &str = "https://shop.example";
@@ -952,4 +954,168 @@ async fn a_waiting_poll_answers_at_once_when_the_server_stops(app: TestApp) {
         vec!["Hello"],
         "nothing newer, only the overlap"
     );
+}
+
+/// A visitor's file: (status, answer).
+async fn send_file(
+    w: &W,
+    token: &str,
+    id: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let r = w
+        .call(
+            Method::POST,
+            &format!("/attachments?id={id}&name=photo%20of%20order.png"),
+        )
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn files_go_both_ways_with_links_only_the_visitor_is_given(app: TestApp) {
+    let w = widget(app).await;
+    let (token, visitor_id) = w.visitor().await;
+    let photo = b"\x89PNG\r\n\x1a\nvisitor photo".to_vec();
+    let (s, sent) = send_file(&w, &token, "f1", "image/png", photo.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let link = sent["message"]["attachment"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sent["message"]["attachment"]["name"], "photo of order.png");
+    // A retry with the same id is the same message, and writes no second file.
+    let (s, again) = send_file(&w, &token, "f1", "image/png", photo.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["message"]["id"], sent["message"]["id"]);
+    let dir = w
+        .app
+        .data_dir
+        .path()
+        .join("media")
+        .join(w.ws.ws.to_string());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    // The link opens the visitor's file without any credential, as stored.
+    let fetched = reqwest::get(&link).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), photo.as_slice());
+
+    // The agents see it in the conversation as a stored attachment; no download is queued.
+    let conversation = w.conversation_of(&visitor_id).await;
+    let r = seed::bearer(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        &w.ws.token,
+    )
+    .send()
+    .await
+    .unwrap();
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["data"][0]["content"]["type"], "media", "{list}");
+    let jobs = w
+        .app
+        .store
+        .jobs_in(w.ws.ws, switchboard_store::jobs::JobState::Pending, 100)
+        .await
+        .unwrap();
+    assert!(jobs.iter().all(|j| j.kind != "media_download"), "{jobs:?}");
+
+    // An agent's file reaches the visitor's list with a link of its own.
+    let pdf = b"%PDF-1.4 invoice".to_vec();
+    let r = seed::bearer(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/attachments?filename=invoice.pdf"),
+        &w.ws.token,
+    )
+    .header("content-type", "application/pdf")
+    .body(pdf.clone())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    let (_, page) = w.list(&token, "").await;
+    let reply = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["from"] == "business")
+        .unwrap()
+        .clone();
+    assert_eq!(reply["attachment"]["name"], "invoice.pdf");
+    let fetched = reqwest::get(reply["attachment"]["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-disposition"], "attachment");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // Deleting the conversation takes the files with it: the links open nothing.
+    let r = w
+        .call(Method::DELETE, "/conversation")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 404);
+}
+
+async fn a_visitor_file_is_checked_before_anything_is_stored(app: TestApp) {
+    let w = widget(app).await;
+    let (token, _) = w.visitor().await;
+    let big = {
+        let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+        b.resize(10 * 1024 * 1024 + 10, 0);
+        b
+    };
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "text/html",
+            b"<script>x</script>".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_media_type",
+        ),
+        (
+            "image/png",
+            b"GIF89a".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "file_type_mismatch",
+        ),
+        (
+            "image/png",
+            big,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "file_too_large",
+        ),
+    ];
+    for (i, (content_type, bytes, status, code)) in cases.into_iter().enumerate() {
+        let (s, body) = send_file(&w, &token, &format!("bad{i}"), content_type, bytes).await;
+        assert_eq!(s, status, "{content_type}: {body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    // Without a visitor token nothing is accepted.
+    let r = w
+        .call(Method::POST, "/attachments?id=x1")
+        .header("content-type", "image/png")
+        .body(b"\x89PNG\r\n\x1a\n".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let dir = w
+        .app
+        .data_dir
+        .path()
+        .join("media")
+        .join(w.ws.ws.to_string());
+    assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0);
+    let (_, page) = w.list(&token, "").await;
+    assert!(page["data"].as_array().unwrap().is_empty(), "{page}");
 }

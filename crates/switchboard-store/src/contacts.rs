@@ -583,43 +583,6 @@ impl Tx {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The workspace's contact whose email (case-insensitive) or else phone is this, for
-    /// imports that update rather than duplicate.
-    pub async fn contact_by_email_or_phone(
-        &mut self,
-        ws: WorkspaceId,
-        email: Option<&str>,
-        phone: Option<&str>,
-    ) -> Result<Option<ContactId>> {
-        if let Some(email) = email {
-            let row = sqlx::query(
-                "SELECT id FROM contacts WHERE workspace_id = $1 AND email = $2 \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(ws.to_string())
-            .bind(email.to_lowercase())
-            .fetch_optional(self.conn())
-            .await?;
-            if let Some(row) = row {
-                return Ok(Some(row.parsed("id")?));
-            }
-        }
-        if let Some(phone) = phone {
-            let row = sqlx::query(
-                "SELECT id FROM contacts WHERE workspace_id = $1 AND phone = $2 \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(ws.to_string())
-            .bind(phone)
-            .fetch_optional(self.conn())
-            .await?;
-            if let Some(row) = row {
-                return Ok(Some(row.parsed("id")?));
-            }
-        }
-        Ok(None)
-    }
-
     /// Merges `other` into `kept` (the same person): every row the inventory links to
     /// `other` by a column and deletes with it moves to `kept` — identities, conversations,
     /// messages, consent records, labels, attribute values, and whatever is added later —
@@ -782,5 +745,44 @@ impl Tx {
             report.conversations.push(id);
         }
         Ok(report)
+    }
+}
+
+impl Store {
+    /// The workspace's contact whose email (case-insensitive) or else phone is this, for
+    /// imports that update rather than duplicate.
+    pub async fn contact_by_email_or_phone(
+        &self,
+        ws: WorkspaceId,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Option<ContactId>> {
+        if let Some(email) = email {
+            let row = sqlx::query(
+                "SELECT id FROM contacts WHERE workspace_id = $1 AND email = $2 \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(ws.to_string())
+            .bind(email.to_lowercase())
+            .fetch_optional(&self.read)
+            .await?;
+            if let Some(row) = row {
+                return Ok(Some(row.parsed("id")?));
+            }
+        }
+        if let Some(phone) = phone {
+            let row = sqlx::query(
+                "SELECT id FROM contacts WHERE workspace_id = $1 AND phone = $2 \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(ws.to_string())
+            .bind(phone)
+            .fetch_optional(&self.read)
+            .await?;
+            if let Some(row) = row {
+                return Ok(Some(row.parsed("id")?));
+            }
+        }
+        Ok(None)
     }
 }

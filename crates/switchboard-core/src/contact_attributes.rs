@@ -55,8 +55,7 @@ impl AttributeKind {
         let bad = |m: String| ValidationError::new("invalid_attribute_value", m);
         match self {
             Self::Text => {
-                if v.chars().count() > MAX_TEXT || v.chars().any(|c| c.is_control() && c != '\n')
-                {
+                if v.chars().count() > MAX_TEXT || v.chars().any(|c| c.is_control() && c != '\n') {
                     return Err(bad(format!(
                         "A text value is at most {MAX_TEXT} characters."
                     )));
@@ -215,10 +214,16 @@ mod tests {
         assert!(AttributeKind::Number.parse_value("NaN", &none).is_err());
         assert!(AttributeKind::Number.parse_value("ten", &none).is_err());
         assert_eq!(
-            AttributeKind::Date.parse_value("2026-02-28", &none).unwrap(),
+            AttributeKind::Date
+                .parse_value("2026-02-28", &none)
+                .unwrap(),
             "2026-02-28"
         );
-        assert!(AttributeKind::Date.parse_value("2026-02-30", &none).is_err());
+        assert!(
+            AttributeKind::Date
+                .parse_value("2026-02-30", &none)
+                .is_err()
+        );
         assert_eq!(
             AttributeKind::Boolean.parse_value("Yes", &none).unwrap(),
             "true"
@@ -239,7 +244,10 @@ mod tests {
         assert!(parse_key("1plan").is_err());
         assert!(parse_options(&["a".to_owned(), "a".to_owned()]).is_err());
         assert!(parse_options(&[]).is_err());
-        assert_eq!(LifecycleStage::parse("customer"), Some(LifecycleStage::Customer));
+        assert_eq!(
+            LifecycleStage::parse("customer"),
+            Some(LifecycleStage::Customer)
+        );
         assert_eq!(LifecycleStage::parse("vip"), None);
         assert_eq!(parse_phone("+1 (650) 555-0101").unwrap(), "+16505550101");
         assert!(parse_phone("call me").is_err());

@@ -218,11 +218,13 @@ impl Tx {
         ws: WorkspaceId,
         id: ContactAttributeId,
     ) -> Result<()> {
-        sqlx::query("DELETE FROM contact_attribute_values WHERE workspace_id = $1 AND attribute_id = $2")
-            .bind(ws.to_string())
-            .bind(id.to_string())
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "DELETE FROM contact_attribute_values WHERE workspace_id = $1 AND attribute_id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .execute(self.conn())
+        .await?;
         crate::row::found(
             sqlx::query("DELETE FROM contact_attributes WHERE workspace_id = $1 AND id = $2")
                 .bind(ws.to_string())
@@ -242,13 +244,12 @@ impl Tx {
         value: Option<&str>,
         now: Timestamp,
     ) -> Result<()> {
-        let known: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM contacts WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws.to_string())
-        .bind(contact.to_string())
-        .fetch_one(self.conn())
-        .await?;
+        let known: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.to_string())
+                .bind(contact.to_string())
+                .fetch_one(self.conn())
+                .await?;
         if known == 0 {
             return Err(StoreError::NotFound);
         }

@@ -368,7 +368,10 @@ impl Store {
             args.push(after.to_string());
             sql.push_str(&format!(" AND c.id < ${}", args.len()));
         }
-        sql.push_str(&format!(" ORDER BY c.id DESC LIMIT {}", limit.clamp(1, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY c.id DESC LIMIT {}",
+            limit.clamp(1, 1000)
+        ));
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for a in &args {
             query = query.bind(a.clone());
@@ -404,13 +407,12 @@ impl Store {
         ws: WorkspaceId,
         key: &str,
     ) -> Result<Option<ContactId>> {
-        let row = sqlx::query(
-            "SELECT id FROM contacts WHERE workspace_id = $1 AND idempotency_key = $2",
-        )
-        .bind(ws.to_string())
-        .bind(key)
-        .fetch_optional(&self.read)
-        .await?;
+        let row =
+            sqlx::query("SELECT id FROM contacts WHERE workspace_id = $1 AND idempotency_key = $2")
+                .bind(ws.to_string())
+                .bind(key)
+                .fetch_optional(&self.read)
+                .await?;
         row.map(|r| r.parsed("id")).transpose()
     }
 
@@ -695,9 +697,8 @@ impl Tx {
                     .push((table.name.to_owned(), done.rows_affected()));
             }
         }
-        let fill = |col: &str| -> Result<Option<String>> {
-            Ok(k.opt_text(col)?.or(o.opt_text(col)?))
-        };
+        let fill =
+            |col: &str| -> Result<Option<String>> { Ok(k.opt_text(col)?.or(o.opt_text(col)?)) };
         let earliest = |col: &str| -> Result<Option<i64>> {
             Ok(match (k.opt_int(col)?, o.opt_int(col)?) {
                 (Some(a), Some(b)) => Some(a.min(b)),

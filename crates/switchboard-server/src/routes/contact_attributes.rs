@@ -5,8 +5,8 @@
 //! Invariant: a definition is checked whole before it is stored (key, label, type, a list's
 //! options), and its key and type never change, so every stored value still parses.
 
-use crate::auth::{ClientInfo, WorkspaceAccess};
 use crate::audit;
+use crate::auth::{ClientInfo, WorkspaceAccess};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 use crate::routes::conversations::{idempotency_key, invalid};
@@ -97,7 +97,10 @@ async fn get_attribute(
 ) -> Result<ApiJson<AttributeView>, ApiError> {
     access.require(Role::Agent)?;
     let id: ContactAttributeId = path_id(&id)?;
-    let def = state.store.contact_attribute(access.workspace_id, id).await?;
+    let def = state
+        .store
+        .contact_attribute(access.workspace_id, id)
+        .await?;
     Ok(ApiJson(AttributeView::from(&def)))
 }
 
@@ -167,7 +170,10 @@ async fn create_attribute(
     let ws = access.workspace_id;
     let idem = idempotency_key(&headers)?;
     if let Some(k) = &idem
-        && let Some(earlier) = state.store.contact_attribute_by_idempotency_key(ws, k).await?
+        && let Some(earlier) = state
+            .store
+            .contact_attribute_by_idempotency_key(ws, k)
+            .await?
     {
         return Ok((StatusCode::CREATED, ApiJson(AttributeView::from(&earlier))));
     }

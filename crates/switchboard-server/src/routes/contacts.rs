@@ -241,7 +241,8 @@ pub(crate) async fn resolve_filter(
     }
     let channel = nonempty(&spec.channel)
         .map(|c| {
-            ChannelKind::parse(c).map_err(|_| invalid("invalid_channel", "Unknown channel.", "channel"))
+            ChannelKind::parse(c)
+                .map_err(|_| invalid("invalid_channel", "Unknown channel.", "channel"))
         })
         .transpose()?;
     let connection = nonempty(&spec.connection_id)
@@ -588,7 +589,10 @@ pub(crate) async fn check_input(
 }
 
 /// The names of the fields `input` changes, for the audit log (never their values).
-fn changed_fields(changes: &ContactChanges, attributes: &[(AttributeDef, Option<String>)]) -> Vec<String> {
+fn changed_fields(
+    changes: &ContactChanges,
+    attributes: &[(AttributeDef, Option<String>)],
+) -> Vec<String> {
     let mut fields: Vec<String> = [
         ("display_name", changes.display_name.is_some()),
         ("email", changes.email.is_some()),
@@ -599,7 +603,11 @@ fn changed_fields(changes: &ContactChanges, attributes: &[(AttributeDef, Option<
     .filter(|(_, given)| *given)
     .map(|(f, _)| f.to_owned())
     .collect();
-    fields.extend(attributes.iter().map(|(d, _)| format!("attributes.{}", d.key)));
+    fields.extend(
+        attributes
+            .iter()
+            .map(|(d, _)| format!("attributes.{}", d.key)),
+    );
     fields
 }
 
@@ -700,10 +708,21 @@ async fn create_contact(
     if let Some(key) = &key
         && let Some(earlier) = state.store.contact_by_idempotency_key(ws, key).await?
     {
-        return Ok((StatusCode::OK, ApiJson(full_view(&state, ws, earlier).await?)));
+        return Ok((
+            StatusCode::OK,
+            ApiJson(full_view(&state, ws, earlier).await?),
+        ));
     }
     let (changes, attributes) = check_input(&state, ws, &body).await?;
-    let (id, created) = create(&state, &access, &client, &changes, &attributes, key.as_deref()).await?;
+    let (id, created) = create(
+        &state,
+        &access,
+        &client,
+        &changes,
+        &attributes,
+        key.as_deref(),
+    )
+    .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -784,7 +803,15 @@ async fn add_contact_label(
     client: ClientInfo,
     Path((id, label)): Path<(String, String)>,
 ) -> Result<ApiJson<Changed>, ApiError> {
-    let changed = set_label(&state, &access, &client, path_id(&id)?, path_id(&label)?, true).await?;
+    let changed = set_label(
+        &state,
+        &access,
+        &client,
+        path_id(&id)?,
+        path_id(&label)?,
+        true,
+    )
+    .await?;
     Ok(ApiJson(Changed { changed }))
 }
 
@@ -800,8 +827,15 @@ async fn remove_contact_label(
     client: ClientInfo,
     Path((id, label)): Path<(String, String)>,
 ) -> Result<ApiJson<Changed>, ApiError> {
-    let changed =
-        set_label(&state, &access, &client, path_id(&id)?, path_id(&label)?, false).await?;
+    let changed = set_label(
+        &state,
+        &access,
+        &client,
+        path_id(&id)?,
+        path_id(&label)?,
+        false,
+    )
+    .await?;
     Ok(ApiJson(Changed { changed }))
 }
 
@@ -885,11 +919,13 @@ async fn merge_contacts(
     ApiJson(body): ApiJson<MergeRequest>,
 ) -> Result<ApiJson<MergeView>, ApiError> {
     let kept: ContactId = path_id(&id)?;
-    let other: ContactId = body
-        .other_id
-        .trim()
-        .parse()
-        .map_err(|_| invalid("invalid_contact", "The other_id is a contact's id.", "other_id"))?;
+    let other: ContactId = body.other_id.trim().parse().map_err(|_| {
+        invalid(
+            "invalid_contact",
+            "The other_id is a contact's id.",
+            "other_id",
+        )
+    })?;
     let report = merge(&state, &access, &client, kept, other).await?;
     Ok(ApiJson(MergeView {
         contact: full_view(&state, access.workspace_id, kept).await?,

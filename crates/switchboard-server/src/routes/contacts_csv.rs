@@ -212,7 +212,13 @@ pub(crate) async fn import(
         .from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| refuse("invalid_csv", format!("The header cannot be read: {e}"), None))?
+        .map_err(|e| {
+            refuse(
+                "invalid_csv",
+                format!("The header cannot be read: {e}"),
+                None,
+            )
+        })?
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
@@ -242,18 +248,24 @@ pub(crate) async fn import(
             None,
         ));
     }
+    // Counted before any row is stored: a file over the limit stores nothing.
+    let records: Vec<_> = reader.records().take(MAX_IMPORT_ROWS + 1).collect();
+    if records.len() > MAX_IMPORT_ROWS {
+        return Err(refuse(
+            "too_many_rows",
+            format!("An import takes at most {MAX_IMPORT_ROWS} rows; split the file."),
+            None,
+        ));
+    }
     let mut report = ImportReport::default();
-    for (i, record) in reader.records().enumerate() {
-        if i >= MAX_IMPORT_ROWS {
-            return Err(refuse(
-                "too_many_rows",
-                format!("An import takes at most {MAX_IMPORT_ROWS} rows; split the file."),
-                None,
-            ));
-        }
+    for (i, record) in records.into_iter().enumerate() {
         let line = i as u64 + 2;
         let outcome = match record {
-            Err(e) => Err(refuse("invalid_row", format!("The row cannot be read: {e}"), None)),
+            Err(e) => Err(refuse(
+                "invalid_row",
+                format!("The row cannot be read: {e}"),
+                None,
+            )),
             Ok(record) => {
                 let cells: BTreeMap<&str, &str> = header
                     .iter()

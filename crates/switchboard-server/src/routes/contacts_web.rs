@@ -73,7 +73,10 @@ struct Choice {
     selected: bool,
 }
 
-fn choices(items: impl IntoIterator<Item = (String, String)>, current: &Option<String>) -> Vec<Choice> {
+fn choices(
+    items: impl IntoIterator<Item = (String, String)>,
+    current: &Option<String>,
+) -> Vec<Choice> {
     let current = nonempty(current);
     items
         .into_iter()
@@ -218,9 +221,16 @@ async fn render_list(
         q: query.q.clone().unwrap_or_default(),
         attribute: query.attribute.clone().unwrap_or_default(),
         channels: choices(
-            ["whatsapp", "messenger", "instagram", "telegram", "tiktok", "widget"]
-                .iter()
-                .map(|k| ((*k).to_owned(), (*k).to_owned())),
+            [
+                "whatsapp",
+                "messenger",
+                "instagram",
+                "telegram",
+                "tiktok",
+                "widget",
+            ]
+            .iter()
+            .map(|k| ((*k).to_owned(), (*k).to_owned())),
             &query.channel,
         ),
         labels: choices(
@@ -272,7 +282,16 @@ async fn create_contact(
     match outcome {
         Ok((id, _)) => Ok(Redirect::to(&format!("/contacts/{id}")).into_response()),
         Err(ApiError::Internal(d)) => Err(WebError(ApiError::Internal(d))),
-        Err(e) => render_list(&state, nav, &access, ContactQuery::default(), Some(e.to_string())).await,
+        Err(e) => {
+            render_list(
+                &state,
+                nav,
+                &access,
+                ContactQuery::default(),
+                Some(e.to_string()),
+            )
+            .await
+        }
     }
 }
 

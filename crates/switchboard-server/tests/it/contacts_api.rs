@@ -1203,7 +1203,7 @@ async fn the_contact_pages_act_through_the_api_functions(o: Outbound) {
     .await;
     assert!(html.contains("Label added."));
     let (_, v) = o.get(&format!("/api/v1/contacts?label={vip}")).await;
-    assert_eq!(ids(&v), [id.clone()]);
+    assert_eq!(ids(&v), [id.as_str()]);
 
     // An agent records an objection; restriction and merging are refused as by the API.
     let (_, _, html) = form(format!("/contacts/{id}/privacy/object"), vec![]).await;

@@ -108,6 +108,10 @@ uuid_id!(
     LegalHoldId,
     /// An export of everything about one contact (a zip, downloadable for a limited time).
     ContactExportId,
+    /// A custom contact attribute a workspace defined (key, label, type).
+    ContactAttributeId,
+    /// A saved filter over a workspace's contacts.
+    SegmentId,
 );
 
 #[cfg(test)]

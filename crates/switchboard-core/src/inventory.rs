@@ -489,6 +489,12 @@ pub static TABLES: &[Table] = &[
             col("restricted_at", Usage),
             col("restriction_reason", Audit),
             col("marketing_objection_at", Usage),
+            // What agents typed or imported about the person (migration 0012).
+            col("email", ContactDetails),
+            col("phone", ContactDetails),
+            // One of a fixed list (lead, customer...): says nothing about a person by itself.
+            col("lifecycle_stage", NotPersonal),
+            col("idempotency_key", NotPersonal),
         ],
     },
     Table {
@@ -959,6 +965,77 @@ pub static TABLES: &[Table] = &[
             col("ready_at", NotPersonal),
             col("expires_at", NotPersonal),
             col("downloaded_at", Usage),
+        ],
+    },
+    Table {
+        name: "contact_attributes",
+        purpose: "The custom contact attributes a workspace defined: key, label, type, options, and whether values are personal.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("key", NotPersonal),
+            col("label", NotPersonal),
+            col("kind", NotPersonal),
+            col("options", NotPersonal),
+            col("personal", NotPersonal),
+            col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "contact_attribute_values",
+        purpose: "Each contact's values of the workspace's custom attributes.",
+        links: &[link(Workspace, "workspace_id"), link(Contact, "contact_id")],
+        // Erased and exported with the contact, whichever column holds the value.
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("contact_id", NotPersonal),
+            col("attribute_id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            // A value of an attribute its workspace marked not personal (a plan, a region):
+            // says nothing about a person by itself.
+            col("value", NotPersonal),
+            // A value of an attribute marked personal (a birthday, an address, a company).
+            col("personal_value", Identity),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "contact_labels",
+        purpose: "Which of the workspace's labels agents put on which contacts.",
+        links: &[link(Workspace, "workspace_id"), link(Contact, "contact_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("contact_id", NotPersonal),
+            col("label_id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "segments",
+        purpose: "Saved filters over a workspace's contacts (stage, labels, channel, attributes, a search).",
+        // The author's id is cleared with their account (foreign key); the segment stays
+        // the workspace's.
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("name", NotPersonal),
+            // A filter's search text can be a person's name, email or phone number.
+            col("filter", Identity),
+            col("created_by", NotPersonal),
+            col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
         ],
     },
 ];

@@ -8,6 +8,7 @@
 pub mod canned;
 pub mod channel;
 pub mod clock;
+pub mod contact_attributes;
 pub mod email;
 pub mod error;
 pub mod ids;

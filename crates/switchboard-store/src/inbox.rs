@@ -68,7 +68,7 @@ pub struct CannedResponse {
     pub updated_at: Timestamp,
 }
 
-fn label_from(row: &AnyRow) -> Result<Label> {
+pub(crate) fn label_from(row: &AnyRow) -> Result<Label> {
     Ok(Label {
         id: row.parsed("id")?,
         name: row.text("name")?,

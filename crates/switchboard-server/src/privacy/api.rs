@@ -144,7 +144,7 @@ fn bad(code: &'static str, message: &str, field: &'static str) -> ApiError {
     responses((status = 201, body = Created), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_request(
+pub(crate) async fn create_request(
     State(state): State<AppState>,
     access: WorkspaceAccess,
     client: ClientInfo,

@@ -85,7 +85,7 @@ fn contact_id(raw: &str, field: &'static str) -> Result<ContactId, ApiError> {
     responses((status = 202, body = ExportView), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn request_export(
+pub(crate) async fn request_export(
     State(state): State<AppState>,
     RecentAuth(access): RecentAuth,
     client: ClientInfo,
@@ -253,7 +253,7 @@ pub struct RestrictRequest {
     responses((status = 200, body = ContactPrivacyView), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn restrict_contact(
+pub(crate) async fn restrict_contact(
     State(state): State<AppState>,
     access: WorkspaceAccess,
     client: ClientInfo,
@@ -296,7 +296,7 @@ pub struct LiftView {
     params(("id" = String, Path, description = "The contact's id")),
     responses((status = 200, body = LiftView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn lift_restriction(
+pub(crate) async fn lift_restriction(
     State(state): State<AppState>,
     access: WorkspaceAccess,
     client: ClientInfo,
@@ -329,7 +329,7 @@ async fn lift_restriction(
     params(("id" = String, Path, description = "The contact's id")),
     responses((status = 200, body = ContactPrivacyView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn record_objection(
+pub(crate) async fn record_objection(
     State(state): State<AppState>,
     access: WorkspaceAccess,
     client: ClientInfo,

@@ -19,6 +19,7 @@ mod bad_input;
 mod channels_api;
 mod channels_support;
 mod comments_api;
+mod contacts_api;
 mod conversations_api;
 mod group_commit;
 mod harness;

@@ -45,6 +45,7 @@ pub mod restriction;
 pub mod retention;
 pub mod search;
 pub mod sessions;
+pub mod teams;
 pub mod templates;
 pub mod throttle;
 pub mod tokens;

@@ -98,6 +98,8 @@ uuid_id!(
     CommentId,
     /// A workspace's conversation label.
     LabelId,
+    /// A named group of a workspace's members that conversations are assigned to.
+    TeamId,
     /// A note or system event in a conversation's timeline.
     ActivityId,
     /// A reply text agents reuse.

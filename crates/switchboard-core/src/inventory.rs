@@ -559,6 +559,8 @@ pub static TABLES: &[Table] = &[
             col("waiting_since", Usage),
             col("snoozed_until", NotPersonal),
             col("unread_count", NotPersonal),
+            // The team it is assigned to (migration 0013).
+            col("team_id", NotPersonal),
         ],
     },
     Table {
@@ -797,6 +799,39 @@ pub static TABLES: &[Table] = &[
             // Agents write about the customer in notes.
             col("body", MessageContent),
             col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "teams",
+        purpose: "Named groups of a workspace's members that conversations are assigned to.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            // Chosen by the business for a group ("Billing", "Spanish"), not for a person.
+            col("name", NotPersonal),
+            col("idempotency_key", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "team_members",
+        purpose: "Which of a workspace's members belong to which team.",
+        // Goes with the membership (foreign key) when the member leaves the workspace.
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "user_id"),
+        ],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("team_id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("user_id", NotPersonal),
             col("created_at", NotPersonal),
         ],
     },

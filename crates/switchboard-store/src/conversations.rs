@@ -9,7 +9,7 @@ use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::channel::ChannelKind;
 use switchboard_core::{
-    ConnectionId, ContactId, ConversationId, LabelId, Timestamp, UserId, WorkspaceId,
+    ConnectionId, ContactId, ConversationId, LabelId, TeamId, Timestamp, UserId, WorkspaceId,
 };
 
 text_enum! {
@@ -33,6 +33,8 @@ pub struct Conversation {
     pub kind: ChannelKind,
     pub status: ConversationStatus,
     pub assignee_user_id: Option<UserId>,
+    /// The team it is assigned to.
+    pub team_id: Option<TeamId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_message_at: Option<Timestamp>,
     /// When the customer last wrote: the start of the reply window.
@@ -68,6 +70,16 @@ pub enum AssigneeFilter {
     User(UserId),
 }
 
+/// Which team's conversations to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamFilter {
+    /// Assigned to no team.
+    None,
+    Team(TeamId),
+    /// Assigned to any team this member is in.
+    MemberOf(UserId),
+}
+
 /// The listing's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConversationSort {
@@ -100,6 +112,7 @@ pub struct ConversationFilter {
     pub kind: Option<ChannelKind>,
     pub assignee: Option<AssigneeFilter>,
     pub label: Option<LabelId>,
+    pub team: Option<TeamFilter>,
     /// Only conversations with unread customer messages.
     pub unread: bool,
     pub sort: ConversationSort,
@@ -125,7 +138,7 @@ impl Conversation {
 }
 
 const COLUMNS: &str = "c.id, c.workspace_id, c.contact_id, c.connection_id, k.kind, c.status, \
-     c.assignee_user_id, c.last_message_at, c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at, \
+     c.assignee_user_id, c.team_id, c.last_message_at, c.last_inbound_at, c.created_at, c.updated_at, c.resolved_at, \
      c.activity_at, c.waiting_since, c.snoozed_until, c.unread_count, p.display_name AS contact_name, \
      (SELECT m.text FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1) AS preview";
 const FROM: &str = "FROM conversations c JOIN channel_connections k ON k.id = c.connection_id \
@@ -140,6 +153,7 @@ fn conversation_from(row: &AnyRow) -> Result<Conversation> {
         kind: row.valid("kind", ChannelKind::parse)?,
         status: known(row, "status", ConversationStatus::parse)?,
         assignee_user_id: row.opt_parsed("assignee_user_id")?,
+        team_id: row.opt_parsed("team_id")?,
         last_message_at: row.opt_time("last_message_at")?,
         last_inbound_at: row.opt_time("last_inbound_at")?,
         created_at: row.time("created_at")?,
@@ -431,6 +445,22 @@ impl Store {
                  AND l.label_id = $?)",
                 Arg::Text(label.to_string()),
             );
+        }
+        match filter.team {
+            Some(TeamFilter::None) => sql.push_str(" AND c.team_id IS NULL"),
+            Some(TeamFilter::Team(team)) => {
+                arg(&mut sql, " AND c.team_id = $?", Arg::Text(team.to_string()));
+            }
+            // Each of the member's teams is a range of `conversations_by_team_activity`.
+            Some(TeamFilter::MemberOf(user)) => {
+                arg(
+                    &mut sql,
+                    " AND c.team_id IN (SELECT t.team_id FROM team_members t \
+                     WHERE t.workspace_id = $1 AND t.user_id = $?)",
+                    Arg::Text(user.to_string()),
+                );
+            }
+            None => {}
         }
         if filter.unread {
             sql.push_str(" AND c.unread_count > 0");

@@ -31,6 +31,10 @@ text_enum! {
         Snoozed = "snoozed",
         Resolved = "resolved",
         Reopened = "reopened",
+        /// Assigned to a team (the body names it).
+        TeamAssigned = "team_assigned",
+        /// Taken off its team (the body names it), or its team was deleted.
+        TeamUnassigned = "team_unassigned",
     }
 }
 

@@ -47,6 +47,7 @@ pub mod retention;
 pub mod search;
 pub mod segments;
 pub mod sessions;
+pub mod teams;
 pub mod templates;
 pub mod throttle;
 pub mod tokens;

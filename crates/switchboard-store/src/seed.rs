@@ -1,12 +1,14 @@
-//! Bulk filling of a workspace for benchmarks and load tests (`switchboard bench inbox`):
-//! contacts, identities, conversations and text messages written in large multi-row inserts,
-//! many rows per transaction, through the same tables (and so the same indexes, search index
-//! and triggers) as real traffic. Not used by the product itself.
+//! Bulk filling of a workspace for benchmarks and load tests (`switchboard bench inbox` on a
+//! scratch database, `switchboard bench seed` into a workspace of the instance): contacts,
+//! identities, conversations (optionally spread over new teams) and text messages written in
+//! large multi-row inserts, many rows per transaction, through the same tables (and so the
+//! same indexes, search index and triggers) as real traffic. Platform ids carry a per-run tag,
+//! so a workspace can be seeded more than once. Not used by the product itself.
 
 use crate::row::ms;
 use crate::{Result, Store};
 use switchboard_core::{
-    ConnectionId, ContactId, ConversationId, MessageId, Timestamp, WorkspaceId,
+    ConnectionId, ContactId, ConversationId, MessageId, TeamId, Timestamp, WorkspaceId,
 };
 
 /// Rows per INSERT statement (well under both backends' parameter limits).
@@ -18,7 +20,19 @@ const BATCH: usize = 400;
 pub struct SeedPlan {
     pub conversations: u64,
     pub messages: u64,
+    /// New teams to create; conversation `i` goes to team `i % (teams + 1)`, the last share
+    /// to no team.
+    pub teams: u32,
     pub now: Timestamp,
+}
+
+/// What [`Store::seed_inbox`] wrote.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    /// The conversation ids, in order.
+    pub conversations: Vec<ConversationId>,
+    /// The teams it created, in order.
+    pub teams: Vec<TeamId>,
 }
 
 const WORDS: &[&str] = &[
@@ -93,17 +107,39 @@ fn text_for(n: u64) -> String {
 }
 
 impl Store {
-    /// Writes `plan` into `ws` on `connection`; returns the conversation ids, in order.
+    /// Writes `plan` into `ws` on `connection`.
     pub async fn seed_inbox(
         &self,
         ws: WorkspaceId,
         connection: ConnectionId,
         plan: SeedPlan,
-    ) -> Result<Vec<ConversationId>> {
+    ) -> Result<Seeded> {
         let n = usize::try_from(plan.conversations).unwrap_or(usize::MAX);
         let contacts: Vec<ContactId> = (0..n).map(|_| ContactId::new()).collect();
         let conversations: Vec<ConversationId> = (0..n).map(|_| ConversationId::new()).collect();
         let per = plan.messages / plan.conversations.max(1);
+        // Platform ids are unique per connection: a run tag lets a workspace be seeded again.
+        let run = ConversationId::new().to_string();
+        let mut teams = Vec::new();
+        if plan.teams > 0 {
+            let mut tx = self.begin().await?;
+            for t in 0..plan.teams {
+                let tag = run.chars().rev().take(6).collect::<String>();
+                let team = tx
+                    .create_team(
+                        ws,
+                        &format!("Seeded team {} ({tag})", t + 1),
+                        None,
+                        plan.now,
+                    )
+                    .await?;
+                teams.push(team.id);
+            }
+            tx.commit().await?;
+        }
+        let team_of = |i: usize| -> Option<String> {
+            teams.get(i % (teams.len() + 1)).map(ToString::to_string)
+        };
         let start = ms(plan.now) - i64::try_from(plan.messages).unwrap_or(0) * 1000;
         for chunk in 0..n.div_ceil(BATCH) {
             let range = chunk * BATCH..((chunk + 1) * BATCH).min(n);
@@ -146,15 +182,15 @@ impl Store {
                     .bind(contacts.get(i).map(ToString::to_string))
                     .bind(connection.to_string())
                     .bind("whatsapp")
-                    .bind(format!("seed{i}"))
+                    .bind(format!("seed.{run}.{i}"))
                     .bind(start);
             }
             q.execute(tx.conn()).await?;
             let sql = format!(
                 "INSERT INTO conversations (id, workspace_id, contact_id, connection_id, status, \
                  created_at, updated_at, activity_at, last_message_at, last_inbound_at, waiting_since, \
-                 unread_count) VALUES {}",
-                values(12)
+                 unread_count, team_id) VALUES {}",
+                values(13)
             );
             let mut q = sqlx::query(&sql);
             for i in range.clone() {
@@ -175,7 +211,8 @@ impl Store {
                     .bind(last)
                     .bind(last)
                     .bind((i % 2 == 0).then_some(last))
-                    .bind(i64::from(i % 3 == 0));
+                    .bind(i64::from(i % 3 == 0))
+                    .bind(team_of(i));
             }
             q.execute(tx.conn()).await?;
             tx.commit().await?;
@@ -219,7 +256,7 @@ impl Store {
                         .bind(connection.to_string())
                         .bind(contacts.get(c).map(ToString::to_string))
                         .bind(if inbound { "inbound" } else { "outbound" })
-                        .bind(format!("seed.{m}"))
+                        .bind(format!("seed.{run}.{m}"))
                         .bind(serde_json::json!({"type": "text", "body": text}).to_string())
                         .bind(text)
                         .bind(if inbound { "received" } else { "delivered" })
@@ -235,6 +272,9 @@ impl Store {
         }
         // Fresh statistics, as a database that grew over time has.
         sqlx::query("ANALYZE").execute(&self.write).await?;
-        Ok(conversations)
+        Ok(Seeded {
+            conversations,
+            teams,
+        })
     }
 }

@@ -111,6 +111,33 @@ pub enum BenchCommand {
     /// single-message ingest transactions run beside it (their latency, against the same
     /// ingest on a quiet database, shows whether the sweep stalls ingestion).
     Sweep(BenchSweepArgs),
+    /// Fills a workspace of this instance's database (not a scratch one) with contacts,
+    /// conversations and text messages for tests and benchmarks, in large batched
+    /// transactions through the real tables (search index included), on a new WhatsApp
+    /// connection named "Bench seed" that sends nowhere. Prints rows per second.
+    Seed(BenchSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSeedArgs {
+    /// The workspace to fill.
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+
+    /// Conversations to create (one new contact each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub conversations: u64,
+
+    /// Messages to create, spread evenly over the conversations.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    pub messages: u64,
+
+    /// New teams to create and spread the conversations over (a share stays without team).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub teams: u32,
+
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]

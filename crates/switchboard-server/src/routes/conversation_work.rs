@@ -15,7 +15,7 @@ use crate::routes::workspaces::{path_id, rfc3339};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use switchboard_core::{ConversationId, LabelId, Role, Timestamp, UserId, WorkspaceId};
+use switchboard_core::{ConversationId, LabelId, Role, TeamId, Timestamp, UserId, WorkspaceId};
 use switchboard_store::conversations::ConversationStatus;
 use switchboard_store::inbox::{Activity, ActivityKind, NewActivity};
 use utoipa::ToSchema;
@@ -341,10 +341,10 @@ pub struct ActivityView {
     pub id: String,
     pub conversation_id: String,
     /// `note`, `assigned`, `unassigned`, `labelled`, `unlabelled`, `opened`, `pending`,
-    /// `snoozed`, `resolved` or `reopened`.
+    /// `snoozed`, `resolved`, `reopened`, `team_assigned` or `team_unassigned`.
     pub kind: String,
     pub author_user_id: Option<String>,
-    /// A note's text; for a system event, what it names (a label, a member, a time).
+    /// A note's text; for a system event, what it names (a label, a member, a team, a time).
     pub body: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -532,9 +532,11 @@ pub struct BulkBody {
     /// 1 to 200 conversation ids.
     pub conversation_ids: Vec<String>,
     /// `resolve`, `reopen`, `assign` (with `assignee_user_id`, null to unassign),
-    /// `mark_read` or `mark_unread`.
+    /// `assign_team` (with `team_id`, null to take them off their team), `mark_read` or
+    /// `mark_unread`.
     pub action: String,
     pub assignee_user_id: Option<String>,
+    pub team_id: Option<String>,
 }
 
 #[derive(serde::Serialize, ToSchema)]
@@ -557,6 +559,7 @@ pub(crate) enum BulkAction {
     Resolve,
     Reopen,
     Assign(Option<UserId>),
+    AssignTeam(Option<TeamId>),
     MarkRead,
     MarkUnread,
 }
@@ -564,6 +567,7 @@ pub(crate) enum BulkAction {
 pub(crate) fn parse_bulk_action(
     action: &str,
     assignee: Option<&str>,
+    team: Option<&str>,
 ) -> Result<BulkAction, ApiError> {
     Ok(match action {
         "resolve" => BulkAction::Resolve,
@@ -574,12 +578,20 @@ pub(crate) fn parse_bulk_action(
                 .map(parse_user)
                 .transpose()?,
         ),
+        "assign_team" => BulkAction::AssignTeam(
+            team.filter(|t| !t.is_empty())
+                .map(|t| {
+                    t.parse::<TeamId>()
+                        .map_err(|_| invalid("invalid_team", "The team is a team's id.", "team_id"))
+                })
+                .transpose()?,
+        ),
         "mark_read" => BulkAction::MarkRead,
         "mark_unread" => BulkAction::MarkUnread,
         _ => {
             return Err(invalid(
                 "invalid_action",
-                "The action is resolve, reopen, assign, mark_read or mark_unread.",
+                "The action is resolve, reopen, assign, assign_team, mark_read or mark_unread.",
                 "action",
             ));
         }
@@ -608,6 +620,9 @@ pub(crate) async fn apply_bulk(
                 change_status(state, ws, actor, *id, ConversationStatus::Open, None).await
             }
             BulkAction::Assign(user) => assign(state, ws, actor, *id, user).await,
+            BulkAction::AssignTeam(team) => {
+                crate::routes::teams::assign_team(state, ws, actor, *id, team, None).await
+            }
             BulkAction::MarkRead => set_read(state, ws, *id, true).await,
             BulkAction::MarkUnread => set_read(state, ws, *id, false).await,
         };
@@ -623,8 +638,8 @@ pub(crate) async fn apply_bulk(
     Ok(result)
 }
 
-/// Applies one action to several conversations (agent): resolve, reopen, assign, mark read
-/// or unread. Answers which were done and which were refused, with the reason's code.
+/// Applies one action to several conversations (agent): resolve, reopen, assign to an agent
+/// or a team, mark read or unread. Answers which were done and which were refused, with the reason's code.
 #[utoipa::path(post, path = "/api/v1/conversations/bulk", tag = "conversations",
     request_body = BulkBody,
     responses((status = 200, body = BulkResult), (status = 422, body = ErrorBody)),
@@ -642,7 +657,11 @@ async fn bulk(
             "conversation_ids",
         ));
     }
-    let action = parse_bulk_action(&body.action, body.assignee_user_id.as_deref())?;
+    let action = parse_bulk_action(
+        &body.action,
+        body.assignee_user_id.as_deref(),
+        body.team_id.as_deref(),
+    )?;
     let ids = body
         .conversation_ids
         .iter()

@@ -27,6 +27,7 @@ use switchboard_store::connections::ConnectionStatus;
 use switchboard_store::consent::ConsentKind;
 use switchboard_store::conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationSort, ConversationStatus,
+    TeamFilter,
 };
 use switchboard_store::messages::{Message, MessagePage, NewOutbound};
 use utoipa::{IntoParams, ToSchema};
@@ -69,6 +70,8 @@ pub struct ConversationView {
     /// `open`, `pending`, `snoozed` or `resolved`.
     pub status: String,
     pub assignee_user_id: Option<String>,
+    /// The team it is assigned to.
+    pub team_id: Option<String>,
     #[schema(format = DateTime)]
     pub last_message_at: Option<String>,
     /// When the customer last wrote: the start of the reply window.
@@ -117,6 +120,7 @@ impl From<&Conversation> for ConversationView {
             channel: c.kind.as_str().to_owned(),
             status: c.status.as_str().to_owned(),
             assignee_user_id: c.assignee_user_id.map(|u| u.to_string()),
+            team_id: c.team_id.map(|t| t.to_string()),
             last_message_at: c.last_message_at.map(rfc3339),
             last_inbound_at: c.last_inbound_at.map(rfc3339),
             created_at: rfc3339(c.created_at),
@@ -220,6 +224,8 @@ pub struct ConversationQuery {
     pub assignee: Option<String>,
     /// Only conversations with this label (its id).
     pub label: Option<String>,
+    /// `mine` (the teams the caller is in; sessions only), `none` (no team), or a team's id.
+    pub team: Option<String>,
     /// `true`: only conversations with unread customer messages.
     pub unread: Option<String>,
     /// `activity` (newest first, the default) or `waiting` (the longest-waiting customer
@@ -260,6 +266,24 @@ impl ConversationQuery {
                     .map_err(|_| invalid("invalid_label", "The label is a label's id.", "label"))
             })
             .transpose()?;
+        let team = match nonempty(&self.team) {
+            None | Some("all") => None,
+            Some("none") => Some(TeamFilter::None),
+            Some("mine") => Some(TeamFilter::MemberOf(me.ok_or_else(|| {
+                invalid(
+                    "invalid_team",
+                    "An API token is in no team: name the team by id.",
+                    "team",
+                )
+            })?)),
+            Some(other) => Some(TeamFilter::Team(other.parse().map_err(|_| {
+                invalid(
+                    "invalid_team",
+                    "The team is mine, none, all or a team's id.",
+                    "team",
+                )
+            })?)),
+        };
         let unread = match nonempty(&self.unread) {
             None | Some("false") => false,
             Some("true") => true,
@@ -318,6 +342,7 @@ impl ConversationQuery {
             kind,
             assignee,
             label,
+            team,
             unread,
             sort,
             after,

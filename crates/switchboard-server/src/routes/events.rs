@@ -43,8 +43,8 @@ pub struct EventView {
     /// The event's number in the workspace: pass the last one seen as `after` (or
     /// `Last-Event-ID`) to resume.
     pub seq: i64,
-    /// `message.created`, `message.updated`, `conversation.updated`, `activity.created` or
-    /// `label.changed`.
+    /// `message.created`, `message.updated`, `conversation.updated`, `activity.created`,
+    /// `label.changed` or `team.changed`.
     pub kind: String,
     pub conversation_id: Option<String>,
     /// Ids and states (`message_id`, `status`, `direction`, ...), never message text.

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use switchboard_core::channel::{MessageContent, OutboundContent};
 use switchboard_core::window::{WindowState, free_text_window};
 use switchboard_core::{
-    ConversationId, LabelId, MediaObjectId, Role, Timestamp, UserId, WorkspaceId,
+    ConversationId, LabelId, MediaObjectId, Role, TeamId, Timestamp, UserId, WorkspaceId,
 };
 use switchboard_store::conversations::{Conversation, ConversationFilter, ConversationStatus};
 use switchboard_store::inbox::{Activity, ActivityKind, Label};
@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/inbox/conversations/{id}/note", post(note))
         .route("/inbox/conversations/{id}/assign", post(assign))
+        .route("/inbox/conversations/{id}/team", post(team))
         .route("/inbox/conversations/{id}/status", post(status))
         .route("/inbox/conversations/{id}/unread", post(unread))
         .route("/inbox/conversations/{id}/labels", post(labels))
@@ -68,6 +69,7 @@ struct InboxQuery {
     assignee: Option<String>,
     connection_id: Option<String>,
     label: Option<String>,
+    team: Option<String>,
     unread: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
@@ -96,6 +98,7 @@ impl InboxQuery {
             connection_id: self.connection_id.clone(),
             assignee: self.assignee.clone(),
             label: self.label.clone(),
+            team: self.team.clone(),
             unread: self.unread.clone(),
             sort: self.sort.clone(),
             cursor: self.cursor.clone(),
@@ -112,6 +115,7 @@ impl InboxQuery {
             ("assignee", &self.assignee),
             ("connection_id", &self.connection_id),
             ("label", &self.label),
+            ("team", &self.team),
             ("unread", &self.unread),
             ("sort", &self.sort),
         ] {
@@ -233,6 +237,9 @@ struct ConversationPane {
     labels: Vec<LabelChip>,
     other_labels: Vec<LabelChip>,
     members: Vec<Choice>,
+    /// The conversation's team id, or empty.
+    team: String,
+    teams: Vec<Choice>,
     canned: Vec<Choice>,
     timeline: Vec<TimelineItem>,
     error: Option<String>,
@@ -249,6 +256,7 @@ struct InboxPage {
     filters: InboxQuery,
     statuses: Vec<Choice>,
     members: Vec<Choice>,
+    teams: Vec<Choice>,
     connections: Vec<Choice>,
     all_labels: Vec<LabelChip>,
     pane: Option<ConversationPane>,
@@ -333,6 +341,19 @@ fn member_choices(names: &HashMap<UserId, String>) -> Vec<Choice> {
         .collect();
     list.sort_by(|a, b| a.text.cmp(&b.text));
     list
+}
+
+async fn team_choices(state: &AppState, ws: WorkspaceId) -> Result<Vec<Choice>, ApiError> {
+    Ok(state
+        .store
+        .teams(ws)
+        .await?
+        .into_iter()
+        .map(|t| Choice {
+            value: t.id.to_string(),
+            text: t.name,
+        })
+        .collect())
 }
 
 async fn list_rows(
@@ -511,6 +532,8 @@ fn activity_item(a: &Activity, names: &HashMap<UserId, String>) -> TimelineItem 
         ActivityKind::Snoozed => ("event", format!("{who} snoozed it until {body}")),
         ActivityKind::Resolved => ("event", format!("{who} resolved it")),
         ActivityKind::Reopened => ("event", format!("{who} reopened it")),
+        ActivityKind::TeamAssigned => ("event", format!("{who} moved it to the team {body}")),
+        ActivityKind::TeamUnassigned => ("event", format!("{who} took it off the team {body}")),
     };
     TimelineItem {
         class,
@@ -648,6 +671,8 @@ async fn pane(
         labels: labels.into_iter().map(LabelChip::from).collect(),
         other_labels: other_labels.into_iter().map(LabelChip::from).collect(),
         members: member_choices(&names),
+        team: c.team_id.map(|t| t.to_string()).unwrap_or_default(),
+        teams: team_choices(state, ws).await?,
         canned,
         timeline,
         error: None,
@@ -753,6 +778,7 @@ pub(crate) async fn page(
         filters: query,
         statuses,
         members: member_choices(&names),
+        teams: team_choices(state, agent.ws).await?,
         connections,
         all_labels: labels.iter().map(LabelChip::from).collect(),
         pane,
@@ -1016,6 +1042,30 @@ async fn assign(
 }
 
 #[derive(serde::Deserialize)]
+struct TeamForm {
+    team_id: String,
+}
+
+async fn team(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    WebForm { auth, form }: WebForm<TeamForm>,
+) -> Result<Response, WebError> {
+    let id: ConversationId = path_id(&id)?;
+    let agent = agent(&state, auth).await?;
+    let team = match form.team_id.trim() {
+        "" => None,
+        other => Some(other.parse::<TeamId>().map_err(|_| ApiError::NotFound)?),
+    };
+    let outcome =
+        crate::routes::teams::assign_team(&state, agent.ws, Some(agent.user), id, team, None)
+            .await
+            .map(|()| Some("Team saved.".to_owned()));
+    after_action(&state, &agent, &headers, id, outcome).await
+}
+
+#[derive(serde::Deserialize)]
 struct StatusForm {
     status: String,
     /// `datetime-local` (UTC) for a snooze.
@@ -1191,6 +1241,7 @@ async fn bulk(
     let action: BulkAction = conversation_work::parse_bulk_action(
         get("action").unwrap_or_default(),
         assignee.as_deref(),
+        get("team_id"),
     )?;
     conversation_work::apply_bulk(&state, agent.ws, Some(agent.user), &ids, action).await?;
     if !is_htmx(&headers) {

@@ -31,6 +31,7 @@ pub mod segments;
 pub mod settings_profile;
 pub mod settings_security;
 pub mod signup;
+pub mod teams;
 pub mod templates;
 pub mod tokens;
 pub mod webhooks;

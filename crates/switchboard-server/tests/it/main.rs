@@ -35,6 +35,7 @@ mod privacy_api;
 mod privacy_contacts;
 mod privacy_retention;
 mod seed;
+mod teams_api;
 mod tenancy_invitations;
 mod tenancy_members;
 mod tenancy_workspaces;

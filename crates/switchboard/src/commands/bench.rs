@@ -535,6 +535,12 @@ struct InboxReport {
     /// A page deep in the list, from a keyset cursor.
     list_deep_p50_ms: f64,
     list_deep_p99_ms: f64,
+    /// The first page of one team's open conversations (a fifth of them).
+    list_team_p50_ms: f64,
+    list_team_p99_ms: f64,
+    /// The first page of open conversations of the teams the user is in (two of four).
+    list_my_teams_p50_ms: f64,
+    list_my_teams_p99_ms: f64,
     /// What opening a conversation reads: it, its latest 100 messages, its timeline and media.
     open_p50_ms: f64,
     open_p99_ms: f64,
@@ -560,18 +566,32 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
     let master = switchboard_keys::MasterKey::generate();
     let (ws, conn) = seed_bench_connection(&store, &master).await?;
     let started = Instant::now();
-    let ids = store
+    let seeded = store
         .seed_inbox(
             ws,
             conn,
             switchboard_store::seed::SeedPlan {
                 conversations: args.conversations,
                 messages: args.messages,
+                teams: 4,
                 now: SystemClock.now(),
             },
         )
         .await?;
     let seed_seconds = started.elapsed().as_secs_f64();
+    let ids = seeded.conversations;
+    // The bench user is in two of the four teams, for the "my teams" filter.
+    let me = store
+        .members(ws)
+        .await?
+        .first()
+        .map(|m| m.user_id)
+        .context("no bench user")?;
+    let mut tx = store.begin().await?;
+    for team in seeded.teams.iter().take(2) {
+        tx.add_team_member(ws, *team, me, SystemClock.now()).await?;
+    }
+    tx.commit().await?;
     let rounds = args.rounds;
     let time = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
 
@@ -601,6 +621,35 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
         let t = Instant::now();
         store.conversation_page(ws, &filter).await?;
         deep.push(time(t));
+    }
+    // The team filters: one team (a fifth of the conversations), and "my teams" (two).
+    use switchboard_store::conversations::TeamFilter;
+    let first_team = seeded.teams.first().copied().context("no teams seeded")?;
+    let mut team = Vec::new();
+    let mut mine = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        store
+            .conversation_page(
+                ws,
+                &ConversationFilter {
+                    team: Some(TeamFilter::Team(first_team)),
+                    ..open_filter.clone()
+                },
+            )
+            .await?;
+        team.push(time(t));
+        let t = Instant::now();
+        store
+            .conversation_page(
+                ws,
+                &ConversationFilter {
+                    team: Some(TeamFilter::MemberOf(me)),
+                    ..open_filter.clone()
+                },
+            )
+            .await?;
+        mine.push(time(t));
     }
     let mut open = Vec::new();
     for r in 0..rounds {
@@ -652,6 +701,10 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
         list_p99_ms: percentile(&mut list, 0.99),
         list_deep_p50_ms: percentile(&mut deep, 0.5),
         list_deep_p99_ms: percentile(&mut deep, 0.99),
+        list_team_p50_ms: percentile(&mut team, 0.5),
+        list_team_p99_ms: percentile(&mut team, 0.99),
+        list_my_teams_p50_ms: percentile(&mut mine, 0.5),
+        list_my_teams_p99_ms: percentile(&mut mine, 0.99),
         open_p50_ms: percentile(&mut open, 0.5),
         open_p99_ms: percentile(&mut open, 0.99),
         search_p50_ms: percentile(&mut search, 0.5),
@@ -665,6 +718,8 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
             "inbox on {}: {} conversations, {} messages (seeded in {:.0} s), {} rounds each\n  \
              list (first page of 50 open): p50 {:.1} ms, p99 {:.1} ms\n  \
              list (deep page from a cursor): p50 {:.1} ms, p99 {:.1} ms\n  \
+             list (one team): p50 {:.1} ms, p99 {:.1} ms\n  \
+             list (my teams): p50 {:.1} ms, p99 {:.1} ms\n  \
              open a conversation: p50 {:.1} ms, p99 {:.1} ms\n  \
              search: p50 {:.1} ms, p99 {:.1} ms",
             report.backend,
@@ -676,6 +731,10 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
             report.list_p99_ms,
             report.list_deep_p50_ms,
             report.list_deep_p99_ms,
+            report.list_team_p50_ms,
+            report.list_team_p99_ms,
+            report.list_my_teams_p50_ms,
+            report.list_my_teams_p99_ms,
             report.open_p50_ms,
             report.open_p99_ms,
             report.search_p50_ms,

@@ -9,6 +9,7 @@ mod demo;
 mod migrate;
 mod privacy;
 pub mod privacy_data;
+mod seed;
 mod serve;
 mod simulate;
 mod token;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Erase(args)) => privacy::bench_erase(args).await,
         Command::Privacy(command) => privacy::run(&config, command).await,
         Command::Bench(BenchCommand::Sweep(args)) => bench::sweep(args).await,
+        Command::Bench(BenchCommand::Seed(args)) => seed::run(&config, args).await,
         Command::Simulate(args) => simulate::run(&config, args).await,
         Command::Config(ConfigCommand::Check) => {
             crate::output::line(format!("The configuration is valid:\n{config:#?}"))

@@ -108,6 +108,12 @@ uuid_id!(
     LegalHoldId,
     /// An export of everything about one contact (a zip, downloadable for a limited time).
     ContactExportId,
+    /// An outbound webhook endpoint of a workspace, with the events it wants.
+    WebhookSubscriptionId,
+    /// One event for one webhook subscription (its `webhook-id`, the same on every retry).
+    WebhookDeliveryId,
+    /// One attempt at a webhook delivery.
+    WebhookAttemptId,
 );
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! transaction.
 
 use crate::row::{RowExt, ms};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::channel::{ChannelKind, ExternalContact};
@@ -87,6 +88,7 @@ impl Tx {
                 .bind(who.phone.as_deref())
                 .execute(self.conn())
                 .await?;
+                self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             }
             let unnamed = row.opt_text("display_name")?.is_none();
             if let Some(name) = who.display_name.as_deref().filter(|_| unnamed) {
@@ -100,6 +102,7 @@ impl Tx {
                 .bind(ms(now))
                 .execute(self.conn())
                 .await?;
+                self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             }
             return Ok((contact, false));
         }
@@ -129,6 +132,7 @@ impl Tx {
         .bind(ms(now))
         .execute(self.conn())
         .await?;
+        self.record_webhook(ws, WebhookEventType::ContactCreated, contact, now);
         Ok((contact, true))
     }
 

@@ -30,5 +30,6 @@ pub mod signup;
 pub mod templates;
 pub mod tokens;
 pub mod webhooks;
+pub mod webhooks_out;
 pub mod widget;
 pub mod workspaces;

@@ -348,18 +348,20 @@ impl Tx {
         if let (RequestState::Completed, Some(ws)) = (to, current.workspace_id) {
             // An erasure about a contact that completed has deleted the contact (checked: a
             // request can also be closed by hand).
-            if current.kind == RequestKind::Erase && current.subject_kind == SubjectKind::Contact {
-                if let Some(contact) = &current.subject_id {
-                    let left: Option<String> = sqlx::query_scalar(
-                        "SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2",
-                    )
-                    .bind(ws.to_string())
-                    .bind(contact)
-                    .fetch_optional(self.conn())
-                    .await?;
-                    if left.is_none() {
-                        self.record_webhook(ws, WebhookEventType::ContactDeleted, contact, now);
-                    }
+            let erased_contact = (current.kind == RequestKind::Erase
+                && current.subject_kind == SubjectKind::Contact)
+                .then_some(current.subject_id.as_deref())
+                .flatten();
+            if let Some(contact) = erased_contact {
+                let left: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(ws.to_string())
+                .bind(contact)
+                .fetch_optional(self.conn())
+                .await?;
+                if left.is_none() {
+                    self.record_webhook(ws, WebhookEventType::ContactDeleted, contact, now);
                 }
             }
             self.record_webhook(ws, WebhookEventType::PrivacyRequestCompleted, id, now);

@@ -492,6 +492,29 @@ mod tests {
         assert!(check_url("ftp://127.0.0.1/x", true).is_err());
     }
 
+    #[tokio::test]
+    async fn the_resolver_drops_internal_addresses_unless_allowed() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        // `localhost` resolves from the hosts file, no network needed.
+        let name = || reqwest::dns::Name::from_str("localhost").unwrap();
+        let strict = GuardedResolver {
+            allow_private: false,
+        };
+        assert!(strict.resolve(name()).await.is_err());
+        let open = GuardedResolver {
+            allow_private: true,
+        };
+        let addrs: Vec<SocketAddr> = open.resolve(name()).await.unwrap().collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+        // And a request to an internal literal is refused before any connection.
+        let answer = WebhookHttp::new(false)
+            .post("https://127.0.0.1:9/hook", &[], b"{}".to_vec())
+            .await;
+        assert_eq!(answer.status, None);
+        assert!(answer.error.unwrap().contains("public address"));
+    }
+
     #[test]
     fn the_schedule_spans_about_three_days() {
         let total: Duration = SCHEDULE.iter().sum();

@@ -650,6 +650,35 @@ async fn retries_stop_after_about_three_days(h: Hooks) {
         .call(Method::GET, &format!("/api/v1/webhooks/{webhook}"), None)
         .await;
     assert_eq!(w["enabled"], true);
+
+    // The delivery log is kept 30 days (the inventory's retention), then swept.
+    let sweep = || async {
+        let now = h.app.clock.now();
+        let mut tx = h.app.store.begin().await.unwrap();
+        tx.enqueue(
+            switchboard_store::jobs::NewJob::new("inbox_sweep", json!({}), now),
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        h.app.drain_jobs().await;
+    };
+    h.app.clock.advance(time::Duration::days(25));
+    sweep().await;
+    assert_eq!(h.deliveries(&webhook).await.len(), 1);
+    h.app.clock.advance(time::Duration::days(2));
+    sweep().await;
+    assert!(h.deliveries(&webhook).await.is_empty());
+    assert!(
+        switchboard_store::testing::columns_containing(
+            &h.app.store,
+            &d["id"].as_str().unwrap()[..]
+        )
+        .await
+        .is_empty(),
+        "attempts go with their delivery"
+    );
 }
 
 async fn gone_disables_the_webhook_and_is_audited(h: Hooks) {

@@ -671,12 +671,9 @@ async fn retries_stop_after_about_three_days(h: Hooks) {
     sweep().await;
     assert!(h.deliveries(&webhook).await.is_empty());
     assert!(
-        switchboard_store::testing::columns_containing(
-            &h.app.store,
-            &d["id"].as_str().unwrap()[..]
-        )
-        .await
-        .is_empty(),
+        switchboard_store::testing::columns_containing(&h.app.store, d["id"].as_str().unwrap())
+            .await
+            .is_empty(),
         "attempts go with their delivery"
     );
 }

@@ -114,6 +114,12 @@ uuid_id!(
     ContactAttributeId,
     /// A saved filter over a workspace's contacts.
     SegmentId,
+    /// An outbound webhook endpoint of a workspace, with the events it wants.
+    WebhookSubscriptionId,
+    /// One event for one webhook subscription (its `webhook-id`, the same on every retry).
+    WebhookDeliveryId,
+    /// One attempt at a webhook delivery.
+    WebhookAttemptId,
 );
 
 #[cfg(test)]

@@ -854,6 +854,73 @@ pub static TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "webhook_subscriptions",
+        purpose: "Outbound webhook endpoints of a workspace's own systems, the events each wants, and their signing secrets.",
+        // Configuration the business typed about its own systems; who created it is in the
+        // audit log, not here.
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("url", NotPersonal),
+            col("description", NotPersonal),
+            col("event_types", NotPersonal),
+            col("enabled", NotPersonal),
+            col("disabled_reason", NotPersonal),
+            col("disabled_at", NotPersonal),
+            col("secret", Credentials),
+            col("previous_secret", Credentials),
+            col("previous_secret_expires_at", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "webhook_deliveries",
+        purpose: "Each event sent to a webhook subscription and where its delivery stands (the delivery log).",
+        // Ids, event types and states only: the payload is built from the live rows when an
+        // attempt is made, so nothing about a person is stored here.
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 30 },
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("subscription_id", NotPersonal),
+            col("event_type", NotPersonal),
+            col("subject_id", NotPersonal),
+            col("occurred_at", NotPersonal),
+            col("state", NotPersonal),
+            col("attempts", NotPersonal),
+            col("last_status_code", NotPersonal),
+            col("next_attempt_at", NotPersonal),
+            col("delivered_at", NotPersonal),
+            col("created_at", NotPersonal),
+            col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "webhook_attempts",
+        purpose: "Every attempt at a webhook delivery: the receiver's status code, the time it took, a short error.",
+        // The error is ours (a timeout, a refused connection, an HTTP status), never the
+        // receiver's answer body.
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring { after_days: 30 },
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("delivery_id", NotPersonal),
+            col("attempt", NotPersonal),
+            col("status_code", NotPersonal),
+            col("duration_ms", NotPersonal),
+            col("error", NotPersonal),
+            col("attempted_at", NotPersonal),
+        ],
+    },
+    Table {
         name: "events",
         purpose: "What changed in a workspace, in commit order, for live updates and catching up after a reconnect.",
         // Ids, kinds and states only: never message text or names.

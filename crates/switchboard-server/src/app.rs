@@ -49,6 +49,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::privacy::api::api_router())
         .merge(routes::privacy_settings::api_router())
         .merge(routes::privacy_contacts::api_router())
+        .merge(routes::webhooks_out::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -78,6 +79,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::teams::web_router())
         .merge(routes::invitations::web_router())
         .merge(routes::tokens::web_router())
+        .merge(routes::webhooks_out::web_router())
         .merge(routes::connections::web_router())
         .merge(routes::audit::web_router())
         .merge(routes::jobs::web_router())

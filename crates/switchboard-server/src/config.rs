@@ -75,6 +75,9 @@ pub struct ServerConfig {
     /// Where contact exports are built and kept until they expire (files mode 0600); the
     /// binary sets `<data dir>/exports`.
     pub export_dir: std::path::PathBuf,
+    /// Let outbound webhooks reach loopback and private addresses, and plain `http://`
+    /// (development and tests only: in production that is a door into the private network).
+    pub webhooks_allow_private_targets: bool,
 }
 
 const DAY: u64 = 24 * 60 * 60;
@@ -98,6 +101,7 @@ impl ServerConfig {
             media_max_bytes: 25 * 1024 * 1024,
             data_dir: None,
             export_dir: std::env::temp_dir().join("switchboard-exports"),
+            webhooks_allow_private_targets: false,
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Inner {
     pub send_limiter: crate::jobs::send::SendLimiter,
     /// Wakes widget long-polls when a reply for their visitor is stored.
     pub widget_hub: crate::widget_hub::WidgetHub,
+    /// Sends outbound webhooks (10 s timeout, no redirects, internal addresses refused).
+    pub webhook_http: crate::jobs::webhook_delivery::WebhookHttp,
 }
 
 impl AppState {
@@ -49,7 +51,10 @@ impl AppState {
         if tokio::runtime::Handle::try_current().is_ok() {
             store.spawn_event_listener();
         }
+        let webhook_http =
+            crate::jobs::webhook_delivery::WebhookHttp::new(config.webhooks_allow_private_targets);
         Self(Arc::new(Inner {
+            webhook_http,
             group_commit,
             store,
             clock,

@@ -12,6 +12,7 @@
 use crate::error::on_unique;
 use crate::inbox::Label;
 use crate::row::{RowExt, ms};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::channel::{ChannelKind, ExternalContact};
@@ -102,6 +103,7 @@ impl Tx {
                 .bind(who.phone.as_deref())
                 .execute(self.conn())
                 .await?;
+                self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             }
             let unnamed = row.opt_text("display_name")?.is_none();
             if let Some(name) = who.display_name.as_deref().filter(|_| unnamed) {
@@ -115,6 +117,7 @@ impl Tx {
                 .bind(ms(now))
                 .execute(self.conn())
                 .await?;
+                self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             }
             return Ok((contact, false));
         }
@@ -144,6 +147,7 @@ impl Tx {
         .bind(ms(now))
         .execute(self.conn())
         .await?;
+        self.record_webhook(ws, WebhookEventType::ContactCreated, contact, now);
         Ok((contact, true))
     }
 

@@ -5,6 +5,7 @@
 //! a contact whose conversations are all resolved reopens the latest one.
 
 use crate::row::{RowExt, found, known, ms, text_enum};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::channel::ChannelKind;
@@ -218,6 +219,7 @@ impl Tx {
                 .bind(ms(now))
                 .execute(self.conn())
                 .await?;
+                self.record_webhook(ws, WebhookEventType::ConversationUpdated, id, now);
             }
             return Ok(Placement {
                 conversation: id,
@@ -236,6 +238,7 @@ impl Tx {
         .bind(ms(now))
         .execute(self.conn())
         .await?;
+        self.record_webhook(ws, WebhookEventType::ConversationCreated, id, now);
         Ok(Placement {
             conversation: id,
             reopened: false,

@@ -70,9 +70,10 @@ pub struct Tx(
 );
 
 impl Tx {
-    /// Writes the events the transaction recorded, commits, then wakes the streams of the
-    /// workspaces they belong to.
+    /// Writes the webhook deliveries and the events the transaction recorded, commits, then
+    /// wakes the streams of the workspaces they belong to.
     pub async fn commit(mut self) -> Result<()> {
+        self.flush_webhooks().await?;
         let woken = self.flush_events().await?;
         self.0.commit().await?;
         for ws in woken {

@@ -59,6 +59,9 @@ pub(crate) struct PendingEvent {
 pub(crate) struct TxEvents {
     pending: Vec<PendingEvent>,
     savepoint: usize,
+    /// Outbound webhook events (`crate::webhooks`), written as deliveries at commit.
+    pub(crate) hooks: Vec<crate::webhooks::PendingHook>,
+    hooks_savepoint: usize,
 }
 
 /// One stored event.
@@ -85,6 +88,10 @@ impl Tx {
         payload: serde_json::Value,
         at: Timestamp,
     ) {
+        // Conversation and message changes are webhook events too.
+        for (hook, subject) in crate::webhooks::hooks_for_event(kind, conversation, &payload) {
+            self.record_webhook(ws, hook, subject, at);
+        }
         self.1.pending.push(PendingEvent {
             ws,
             kind,
@@ -96,11 +103,14 @@ impl Tx {
 
     pub(crate) fn events_savepoint(&mut self) {
         self.1.savepoint = self.1.pending.len();
+        self.1.hooks_savepoint = self.1.hooks.len();
     }
 
     pub(crate) fn events_rollback_to_savepoint(&mut self) {
         let mark = self.1.savepoint;
         self.1.pending.truncate(mark);
+        let hooks = self.1.hooks_savepoint;
+        self.1.hooks.truncate(hooks);
     }
 
     /// Writes the recorded events, last thing before the commit; returns the workspaces to

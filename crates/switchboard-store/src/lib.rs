@@ -52,6 +52,7 @@ pub mod templates;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod widget;
 pub mod workspace_keys;
 pub mod workspaces;

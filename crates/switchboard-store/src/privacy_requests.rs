@@ -13,6 +13,7 @@
 
 use crate::audit::NewAuditEvent;
 use crate::row::{RowExt, found, known, ms};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::clock::from_millis;
@@ -344,6 +345,27 @@ impl Tx {
         details.insert("reason_given".into(), reason.is_some().into());
         event.details = serde_json::Value::Object(details);
         self.record_audit(&event, now).await?;
+        if let (RequestState::Completed, Some(ws)) = (to, current.workspace_id) {
+            // An erasure about a contact that completed has deleted the contact (checked: a
+            // request can also be closed by hand).
+            let erased_contact = (current.kind == RequestKind::Erase
+                && current.subject_kind == SubjectKind::Contact)
+                .then_some(current.subject_id.as_deref())
+                .flatten();
+            if let Some(contact) = erased_contact {
+                let left: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM contacts WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(ws.to_string())
+                .bind(contact)
+                .fetch_optional(self.conn())
+                .await?;
+                if left.is_none() {
+                    self.record_webhook(ws, WebhookEventType::ContactDeleted, contact, now);
+                }
+            }
+            self.record_webhook(ws, WebhookEventType::PrivacyRequestCompleted, id, now);
+        }
         self.privacy_request_any(id).await
     }
 

@@ -7,6 +7,7 @@
 //! it.
 
 use crate::row::{RowExt, ms};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use switchboard_core::{ContactId, ConversationId, Timestamp, WorkspaceId};
 
@@ -114,6 +115,7 @@ impl Tx {
         .execute(self.conn())
         .await?;
         if done.rows_affected() == 1 {
+            self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             return Ok(true);
         }
         // Unknown contact, or already restricted.
@@ -137,6 +139,7 @@ impl Tx {
         .execute(self.conn())
         .await?;
         if done.rows_affected() == 1 {
+            self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             return Ok(true);
         }
         self.contact_privacy(ws, contact).await.map(|_| false)
@@ -161,6 +164,7 @@ impl Tx {
         .execute(self.conn())
         .await?;
         if done.rows_affected() == 1 {
+            self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
             return Ok(true);
         }
         self.contact_privacy(ws, contact).await.map(|_| false)

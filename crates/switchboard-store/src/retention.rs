@@ -11,6 +11,7 @@
 //!   exclusion (no such column) is suspended for that workspace instead.
 
 use crate::row::{RowExt, ms};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::Any;
 use sqlx::any::AnyArguments;
@@ -315,6 +316,7 @@ impl Store {
         connection: ConnectionId,
         held: &RetentionExclusions,
         limit: i64,
+        now: Timestamp,
     ) -> Result<u64> {
         if held.workspace {
             return Ok(0);
@@ -383,7 +385,8 @@ impl Store {
                     .collect::<Result<_>>()?;
                 owners.sort();
                 owners.dedup();
-                tx.delete_contacts_without_data(ws, &owners, held).await?;
+                tx.delete_contacts_without_data(ws, &owners, held, now)
+                    .await?;
             }
             tx.commit().await?;
             return Ok(deleted);
@@ -443,12 +446,14 @@ impl Tx {
     }
 
     /// Deletes those of `contacts` that have no row left in any table linked to contacts
-    /// (identities, conversations, messages, consent, ...), unless held.
+    /// (identities, conversations, messages, consent, ...), unless held; each is a
+    /// `contact.deleted` webhook event.
     pub(crate) async fn delete_contacts_without_data(
         &mut self,
         ws: WorkspaceId,
         contacts: &[String],
         held: &RetentionExclusions,
+        now: Timestamp,
     ) -> Result<u64> {
         let mut deleted = 0;
         let Some((subject_table, id_column)) = inventory::linked(SubjectKind::Contact)
@@ -482,6 +487,9 @@ impl Tx {
                 .bind(contact.as_str())
                 .execute(self.conn())
                 .await?;
+            if done.rows_affected() > 0 {
+                self.record_webhook(ws, WebhookEventType::ContactDeleted, id, now);
+            }
             deleted += done.rows_affected();
         }
         Ok(deleted)

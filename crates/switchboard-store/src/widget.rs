@@ -12,6 +12,7 @@
 //!   row itself, so the token stops working in the same transaction.
 
 use crate::row::{RowExt, ms};
+use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::{ConnectionId, ContactId, Timestamp, WidgetVisitorId, WorkspaceId};
@@ -110,6 +111,7 @@ impl Tx {
         &mut self,
         ws: WorkspaceId,
         visitor: WidgetVisitorId,
+        now: Timestamp,
     ) -> Result<WidgetErasure> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM widget_visitors WHERE workspace_id = $1 AND id = $2"
@@ -177,6 +179,9 @@ impl Tx {
             .await?
             .rows_affected()
                 == 1;
+            if erased.contact_deleted {
+                self.record_webhook(ws, WebhookEventType::ContactDeleted, &contact, now);
+            }
         }
         sqlx::query("DELETE FROM widget_visitors WHERE workspace_id = $1 AND id = $2")
             .bind(ws.to_string())

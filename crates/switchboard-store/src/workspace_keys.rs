@@ -99,6 +99,27 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// [`Store::workspace_key_by_id`] inside this transaction (re-sealing a value under another
+    /// column, as a webhook secret rotation does, opens it here first).
+    pub async fn workspace_key_by_id(
+        &mut self,
+        ws: WorkspaceId,
+        id: WorkspaceKeyId,
+        master: &MasterKey,
+    ) -> Result<WorkspaceKey> {
+        let row = sqlx::query(
+            "SELECT wrapped_key FROM workspace_keys WHERE workspace_id = $1 AND key_id = $2",
+        )
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        unwrap(master, ws, id, row.opt_bytes("wrapped_key")?)
+    }
+}
+
 impl Store {
     /// The workspace key with `id`, live or not yet destroyed, for opening a value sealed
     /// under it (the id is read from the value's header).

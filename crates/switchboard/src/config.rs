@@ -75,6 +75,7 @@ keys! {
     "audit_anonymise_after_days", "365", "Audit entries older than this have their personal fields anonymised.";
     "audit_retention_days", "730", "Audit entries older than this are deleted.";
     "trust_proxy_headers", "false", "Take the client address from X-Forwarded-For (only behind a trusted proxy).";
+    "webhooks_allow_private_targets", "false", "Let outbound webhooks reach loopback/private addresses and plain http (development only: an SSRF door in production).";
     "job_workers", "2", "Background job workers in this process.";
     "job_lease_seconds", "300", "How long a worker holds a job; a crashed worker's job is taken again after this.";
     "log_format", "text", "text or json (one JSON object per line).";
@@ -160,6 +161,7 @@ pub struct Config {
     pub audit_anonymise_after: Duration,
     pub audit_retention: Duration,
     pub trust_proxy_headers: bool,
+    pub webhooks_allow_private_targets: bool,
     pub job_workers: usize,
     pub job_lease: Duration,
     pub log_format: LogFormat,
@@ -442,6 +444,15 @@ impl Resolver {
             other => bail!("trust_proxy_headers (from {origin}): `{other}` is not true or false"),
         };
 
+        let (private, origin) = self.with_default("webhooks_allow_private_targets", "false");
+        let webhooks_allow_private_targets = match private.as_str() {
+            "true" => true,
+            "false" => false,
+            other => bail!(
+                "webhooks_allow_private_targets (from {origin}): `{other}` is not true or false"
+            ),
+        };
+
         let (format, origin) = self.with_default("log_format", "text");
         let log_format = match format.as_str() {
             "text" => LogFormat::Text,
@@ -475,6 +486,7 @@ impl Resolver {
             audit_anonymise_after,
             audit_retention,
             trust_proxy_headers,
+            webhooks_allow_private_targets,
             job_workers: usize::try_from(self.number("job_workers", 2, 64)?).unwrap_or(2),
             job_lease: Duration::from_secs(self.number("job_lease_seconds", 300, 24 * 60 * 60)?),
             log_format,
@@ -740,7 +752,7 @@ mod tests {
                 "database_url" => "sqlite://x.db",
                 "smtp_url" => "smtp://h",
                 "log_format" => "json",
-                "trust_proxy_headers" => "true",
+                "trust_proxy_headers" | "webhooks_allow_private_targets" => "true",
                 "master_key" => "k",
                 "session_absolute_timeout_hours" => "12",
                 "audit_retention_days" => "3650",

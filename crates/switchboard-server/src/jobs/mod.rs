@@ -15,6 +15,7 @@ pub mod schedules;
 pub mod send;
 pub mod sweeps;
 pub mod templates;
+pub mod webhook_delivery;
 
 use crate::state::AppState;
 use std::collections::HashMap;
@@ -68,6 +69,7 @@ impl Registry {
         registry.add(media::MediaDownload);
         registry.add(send::SendMessage);
         registry.add(templates::TemplateSync);
+        registry.add(webhook_delivery::DeliverWebhook);
         registry.add(crate::privacy::erasure_job::PrivacyErasure);
         // A disconnected channel's data: deleted in resumable batches that honour legal holds
         // and remove contacts left with nothing (`retention::erase_connection`).

@@ -122,6 +122,7 @@ impl JobHandler for ChannelDataErasure {
             p.connection_id,
             &state.config.media_dir,
             budget(state),
+            state.clock.now(),
         )
         .await
         .map_err(retry)?;

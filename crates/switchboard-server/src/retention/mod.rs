@@ -398,13 +398,15 @@ fn io(e: std::io::Error) -> switchboard_store::StoreError {
 }
 
 /// Removes the disconnected `connection`'s data in batches until done or `deadline`;
-/// `true` when nothing is left. Then its media files.
+/// `true` when nothing is left. Then its media files. `now` dates the `contact.deleted`
+/// webhook events of contacts left with nothing.
 pub async fn erase_connection(
     store: &Store,
     ws: WorkspaceId,
     connection: ConnectionId,
     media_dir: &Path,
     deadline: std::time::Instant,
+    now: Timestamp,
 ) -> Result<(u64, bool)> {
     let held = exclusions(store, ws).await?;
     let mut total = 0;
@@ -414,7 +416,7 @@ pub async fn erase_connection(
             return Ok((total, false));
         }
         let n = store
-            .erase_connection_batch(ws, connection, &held, BATCH)
+            .erase_connection_batch(ws, connection, &held, BATCH, now)
             .await?;
         tokio::task::yield_now().await;
         if n == 0 {

@@ -35,5 +35,6 @@ pub mod teams;
 pub mod templates;
 pub mod tokens;
 pub mod webhooks;
+pub mod webhooks_out;
 pub mod widget;
 pub mod workspaces;

@@ -1029,7 +1029,9 @@ async fn erase_conversation(
     let v = visitor(&state, &widget, &headers).await?;
     let c = &widget.connection;
     let mut tx = state.store.begin().await?;
-    let erased = tx.erase_widget_visitor(c.workspace_id, v.id).await?;
+    let erased = tx
+        .erase_widget_visitor(c.workspace_id, v.id, state.clock.now())
+        .await?;
     tx.commit().await?;
     // Counts only: nothing about the visitor goes to the log.
     tracing::info!(

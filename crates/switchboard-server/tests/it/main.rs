@@ -41,6 +41,7 @@ mod tenancy_members;
 mod tenancy_workspaces;
 mod tokens;
 mod webhooks_inbound;
+mod webhooks_outbound;
 mod webhooks_signatures;
 mod widget;
 

@@ -460,7 +460,13 @@ async fn a_disconnected_channels_data_is_erased_in_batches(o: Outbound) {
     let first = o
         .app
         .store
-        .erase_connection_batch(ws, gone.connection, &RetentionExclusions::none(), 2)
+        .erase_connection_batch(
+            ws,
+            gone.connection,
+            &RetentionExclusions::none(),
+            2,
+            o.app.clock.now(),
+        )
         .await
         .unwrap();
     assert_eq!(first, 2);

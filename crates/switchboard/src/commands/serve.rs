@@ -143,6 +143,7 @@ fn server_config(config: &Config, public_url: &str) -> ServerConfig {
     server.audit_anonymise_after = config.audit_anonymise_after;
     server.audit_retention = config.audit_retention;
     server.trust_proxy_headers = config.trust_proxy_headers;
+    server.webhooks_allow_private_targets = config.webhooks_allow_private_targets;
     server.job_workers = config.job_workers;
     server.job_lease = config.job_lease;
     server.media_dir = config.data_dir.join("media");

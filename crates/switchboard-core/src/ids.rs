@@ -108,6 +108,8 @@ uuid_id!(
     LegalHoldId,
     /// An export of everything about one contact (a zip, downloadable for a limited time).
     ContactExportId,
+    /// A code sent to verify that a privacy request comes from the contact it names.
+    VerificationId,
 );
 
 #[cfg(test)]

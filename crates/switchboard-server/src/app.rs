@@ -43,6 +43,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::search::api_router())
         .merge(routes::events::api_router())
         .merge(crate::privacy::api::api_router())
+        .merge(crate::privacy::intake_api::api_router())
+        .merge(crate::privacy::holidays::api_router())
         .merge(routes::privacy_settings::api_router())
         .merge(routes::privacy_contacts::api_router())
 }
@@ -75,6 +77,8 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::audit::web_router())
         .merge(routes::jobs::web_router())
         .merge(crate::privacy::web::router())
+        .merge(crate::privacy::intake_web::router())
+        .merge(crate::privacy::holidays::router())
         .merge(routes::privacy_settings::web_router())
         .merge(routes::signup::router())
         .merge(routes::login::router())

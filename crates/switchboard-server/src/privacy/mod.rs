@@ -11,7 +11,13 @@
 //! - a Meta callback that fails verification changes nothing.
 
 pub mod api;
+pub mod digest;
 pub mod erasure_job;
+pub mod holidays;
+pub mod intake;
+pub mod intake_api;
+pub mod intake_web;
+pub mod notice;
 pub mod public;
 pub mod signed_request;
 pub mod web;

@@ -210,7 +210,7 @@ impl Store {
             });
         }
         // Most identifiers matched first: the operator's likeliest choice at the top.
-        out.sort_by(|a, b| b.matched_by.len().cmp(&a.matched_by.len()));
+        out.sort_by_key(|c| std::cmp::Reverse(c.matched_by.len()));
         Ok(out)
     }
 

@@ -18,6 +18,7 @@ channel_tests!(
     waiting_for_identity_pauses_the_clock_and_moves_the_deadline,
     ambiguous_or_missing_matches_are_never_guessed,
     a_contact_no_channel_can_reach_is_verified_another_way,
+    a_website_chat_is_found_by_site_and_time_and_verified_on_the_settings_pages,
     holidays_move_deadlines_of_open_and_new_requests,
     digest_goes_once_a_day_to_the_admins_of_workspaces_with_requests_due,
     simulator_sends_signed_meta_callbacks_and_shows_the_answer,
@@ -788,4 +789,144 @@ async fn simulator_sends_signed_meta_callbacks_and_shows_the_answer(env: Env) {
         .unwrap();
     assert_eq!(again["status"], 200, "{again}");
     assert_eq!(again["answer"]["confirmation_code"], code);
+}
+
+/// A website visitor who sends `text`: their token.
+async fn visitor_writes(env: &Env, key: &str, id: &str, text: &str) -> String {
+    let widget = |method: Method, path: &str| {
+        env.http
+            .request(method, env.app.at(&format!("/widget/v1/{key}{path}")))
+            .header("origin", "https://shop.example")
+    };
+    let session: Value = widget(Method::POST, "/session")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    let r = widget(Method::POST, "/messages")
+        .bearer_auth(&token)
+        .json(&json!({"id": id, "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    token
+}
+
+async fn a_website_chat_is_found_by_site_and_time_and_verified_on_the_settings_pages(env: Env) {
+    let widget = env
+        .connect(json!({"kind": "widget", "domains": ["shop.example"], "name": "Shop chat"}))
+        .await;
+    let key = widget["account_id"].as_str().unwrap().to_owned();
+    let ada = visitor_writes(&env, &key, "m1", "widget canary 5151").await;
+    env.app.clock.advance(time::Duration::hours(5));
+    visitor_writes(&env, &key, "m2", "later visitor 6262").await;
+
+    // Recorded through the Settings > Privacy form, as the operator does it (signed in
+    // afresh: the seeded session idled out while the clock moved).
+    let owner = &seed::sign_in(
+        &env.app,
+        env.ws.owner.id,
+        &env.ws.owner.email,
+        Some(env.ws.ws),
+    )
+    .await;
+    let page = seed::browser(&env.app, Method::GET, "/settings/privacy", owner)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/settings/privacy/intake"), "{page}");
+    let recorded = seed::browser(&env.app, Method::POST, "/settings/privacy/intake", owner)
+        .form(&[
+            ("csrf_token", owner.csrf.as_str()),
+            ("requester_email", REQUESTER),
+            ("kind", "erase"),
+            ("regime", "gdpr"),
+            ("received_on", ""),
+            ("widget_domain", "https://www.shop.example/cart"),
+            // About half an hour after the first chat, in the browser's datetime-local form.
+            ("chat_time", "2026-01-05T09:30"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recorded.status(), 200);
+    let html = recorded.text().await.unwrap();
+    assert!(html.contains("A verification code was sent"), "{html}");
+    let (_, list) = api(&env, Method::GET, "/api/v1/privacy/requests", None).await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let (_, intake_view) = api(
+        &env,
+        Method::GET,
+        &format!("/api/v1/privacy/intake/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(intake_view["verifications"][0]["method"], "conversation");
+
+    // The code reached the visitor in their own chat (the widget has no reply window).
+    let messages: Value = env
+        .http
+        .get(env.app.at(&format!("/widget/v1/{key}/messages")))
+        .header("origin", "https://shop.example")
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = messages.to_string();
+    let at = text.find("verification code is ").unwrap();
+    let code = text[at + 21..at + 30].to_owned();
+
+    // A wrong code on the page is refused with the field marked.
+    let wrong = seed::browser(
+        &env.app,
+        Method::POST,
+        &format!("/settings/privacy/intake/{id}/verify"),
+        owner,
+    )
+    .form(&[("csrf_token", owner.csrf.as_str()), ("code", "ZZZZ-ZZZZ")])
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("aria-invalid=\"true\"")
+    );
+    let ok = seed::browser(
+        &env.app,
+        Method::POST,
+        &format!("/settings/privacy/intake/{id}/verify"),
+        owner,
+    )
+    .form(&[("csrf_token", owner.csrf.as_str()), ("code", code.as_str())])
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("Identity verified"));
+    env.app.drain_jobs().await;
+    assert_eq!(request(&env, &id).await["state"], "completed");
+    assert!(
+        columns_containing(&env.app.store, "widget canary 5151")
+            .await
+            .is_empty()
+    );
+    assert!(
+        !columns_containing(&env.app.store, "later visitor 6262")
+            .await
+            .is_empty()
+    );
 }

@@ -120,6 +120,8 @@ uuid_id!(
     WebhookDeliveryId,
     /// One attempt at a webhook delivery.
     WebhookAttemptId,
+    /// A code sent to verify that a privacy request comes from the contact it names.
+    VerificationId,
 );
 
 #[cfg(test)]

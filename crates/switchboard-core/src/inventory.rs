@@ -946,8 +946,10 @@ pub static TABLES: &[Table] = &[
         // The request is the proof that a subject's rights were answered: it stays (no
         // identifiers of the subject in it, only ids and hashes), but who typed it in does not,
         // and the sealed identifiers kept for the residue scan go.
+        // The requester's address and the identifiers they gave at intake go too (they are
+        // also cleared when the request is answered).
         erasure: ErasureAction::Anonymise {
-            columns: &["created_by", "needles"],
+            columns: &["created_by", "needles", "requester_email", "intake_details"],
         },
         retention: Retention::Lifetime,
         columns: &[
@@ -984,6 +986,60 @@ pub static TABLES: &[Table] = &[
             col("created_by", Identity),
             col("created_at", NotPersonal),
             col("updated_at", NotPersonal),
+            // Where the acknowledgement and completion emails go: kept only while the request
+            // is open (cleared when it is completed or refused).
+            col("requester_email", ContactDetails),
+            // What a requester gave to be found by (phone, email, channel id, widget domain
+            // and time): kept only until the operator chose the subject.
+            col("intake_details", ContactDetails),
+        ],
+    },
+    Table {
+        name: "privacy_verifications",
+        purpose: "Codes sent to an identity a contact already has, to verify that a privacy request received by email comes from that contact: stored only as SHA-256, expiring, a few attempts each.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("request_id", NotPersonal),
+            col("method", NotPersonal),
+            col("conversation_id", NotPersonal),
+            // SHA-256 of a single-use code.
+            col("code_hash", Credentials),
+            col("attempts", NotPersonal),
+            col("expires_at", NotPersonal),
+            col("created_by", NotPersonal),
+            col("created_at", NotPersonal),
+            col("verified_at", NotPersonal),
+            col("superseded_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "privacy_holidays",
+        purpose: "Each workspace's public holidays, which the privacy deadline calendar skips like weekends.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Lifetime,
+        columns: &[
+            col("workspace_id", NotPersonal),
+            col("day", NotPersonal),
+            col("name", NotPersonal),
+            col("created_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "privacy_digests",
+        purpose: "The days each workspace's deadline digest was sent, so it goes once a day whatever the number of processes.",
+        links: &[link(Workspace, "workspace_id")],
+        erasure: ErasureAction::Delete,
+        retention: Retention::Operational,
+        columns: &[
+            col("workspace_id", NotPersonal),
+            col("day", NotPersonal),
+            col("requests", NotPersonal),
+            col("sent_at", NotPersonal),
         ],
     },
     Table {

@@ -103,56 +103,7 @@ pub async fn lift(
     let content = OutboundContent::Text {
         body: notice_text(&business),
     };
-    let mut why_not = Vec::new();
-    let mut chosen = None;
-    for conversation in store.contact_conversation_ids(ws, contact).await? {
-        let target = match store.reply_target(ws, conversation).await {
-            Ok(t) => t,
-            Err(switchboard_store::StoreError::NotFound) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let connection = store.connection(ws, target.connection_id).await?;
-        if connection.status != ConnectionStatus::Active {
-            why_not.push(format!(
-                "{}: the channel is {}",
-                target.kind.display_name(),
-                connection.status.as_str()
-            ));
-            continue;
-        }
-        let attempt = ReplyAttempt {
-            kind: target.kind,
-            last_inbound_at: target.last_inbound_at,
-            now,
-            content: &content,
-            tag: None,
-            sent_since_last_inbound: target.sent_since_last_inbound,
-        };
-        match check_reply(&attempt, &WindowRules::default()) {
-            WindowDecision::Refused(r) => {
-                why_not.push(format!(
-                    "{}: {} ({})",
-                    target.kind.display_name(),
-                    r.message,
-                    r.code
-                ));
-            }
-            _ => {
-                chosen = Some(conversation);
-                break;
-            }
-        }
-    }
-    let note = match (&chosen, why_not.is_empty()) {
-        (Some(_), _) => None,
-        (None, true) => {
-            Some("The contact has no conversation to send a notice through.".to_owned())
-        }
-        (None, false) => Some(format!(
-            "No channel allows a message to the contact now: {}.",
-            why_not.join("; ")
-        )),
-    };
+    let (chosen, note) = reachable_conversation(store, ws, contact, &content, now).await?;
     let mut tx = store.begin().await?;
     let mut notice = None;
     if let Some(conversation) = chosen {
@@ -200,4 +151,67 @@ pub async fn lift(
         notice_conversation_id: chosen,
         note,
     })
+}
+
+/// The contact's conversation (the one they wrote in last first) through which `content` may
+/// be sent now: its channel active and its reply window open. When none may, why not, per
+/// channel, in words an operator can act on.
+pub async fn reachable_conversation(
+    store: &Store,
+    ws: WorkspaceId,
+    contact: ContactId,
+    content: &OutboundContent,
+    now: Timestamp,
+) -> Result<(Option<ConversationId>, Option<String>), ApiError> {
+    let mut why_not = Vec::new();
+    let mut chosen = None;
+    for conversation in store.contact_conversation_ids(ws, contact).await? {
+        let target = match store.reply_target(ws, conversation).await {
+            Ok(t) => t,
+            Err(switchboard_store::StoreError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let connection = store.connection(ws, target.connection_id).await?;
+        if connection.status != ConnectionStatus::Active {
+            why_not.push(format!(
+                "{}: the channel is {}",
+                target.kind.display_name(),
+                connection.status.as_str()
+            ));
+            continue;
+        }
+        let attempt = ReplyAttempt {
+            kind: target.kind,
+            last_inbound_at: target.last_inbound_at,
+            now,
+            content,
+            tag: None,
+            sent_since_last_inbound: target.sent_since_last_inbound,
+        };
+        match check_reply(&attempt, &WindowRules::default()) {
+            WindowDecision::Refused(r) => {
+                why_not.push(format!(
+                    "{}: {} ({})",
+                    target.kind.display_name(),
+                    r.message,
+                    r.code
+                ));
+            }
+            _ => {
+                chosen = Some(conversation);
+                break;
+            }
+        }
+    }
+    let note = match (&chosen, why_not.is_empty()) {
+        (Some(_), _) => None,
+        (None, true) => {
+            Some("The contact has no conversation to send a message through.".to_owned())
+        }
+        (None, false) => Some(format!(
+            "No channel allows a message to the contact now: {}.",
+            why_not.join("; ")
+        )),
+    };
+    Ok((chosen, note))
 }

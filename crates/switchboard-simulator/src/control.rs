@@ -1,5 +1,6 @@
 //! The control and inspection surface under `/_sim/`: what was sent, which tokens are valid,
-//! scripted failures, status webhooks, inbound messages, scripts, load and settings.
+//! scripted failures, status webhooks, inbound messages, Meta's user-data callbacks
+//! (`/_sim/meta/callback`), scripts, load and settings.
 //!
 //! Invariant: no answer here contains a configured secret or token; `GET /_sim/config` says
 //! only whether each secret is set.
@@ -37,6 +38,7 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/_sim/script", post(script))
         .route("/_sim/load", post(load))
         .route("/_sim/config", get(show_config).post(set_config))
+        .route("/_sim/meta/callback", post(meta_callback))
         // Messenger and Instagram attachment URLs (Meta's CDN needs no token).
         .route("/cdn/{id}", get(cdn))
 }
@@ -138,6 +140,18 @@ async fn inbound(
     let spec = body(spec)?;
     let webhook = inbound::build(&state, &spec)?;
     Ok(Json(json!(inbound::emit(&state, webhook).await?)))
+}
+
+/// Signs and posts Meta's data-deletion or deauthorize callback at the target; answers with
+/// the target's status and body (`url` and `confirmation_code` for a deletion).
+async fn meta_callback(
+    state: Shared,
+    spec: Result<Json<crate::meta_callbacks::CallbackSpec>, JsonRejection>,
+) -> Result<Json<Value>, SimError> {
+    let spec = body(spec)?;
+    Ok(Json(json!(
+        crate::meta_callbacks::emit(&state, &spec).await?
+    )))
 }
 
 async fn status(

@@ -7,7 +7,8 @@
 //!   platform's shapes and ids.
 //! - Inbound (what a platform sends): `inbound.rs` builds platform-shaped webhooks from a
 //!   compact description, signs them as the platform does and posts them to the target;
-//!   `load.rs` does so at a steady rate.
+//!   `load.rs` does so at a steady rate; `meta_callbacks.rs` signs and posts Meta's
+//!   data-deletion and deauthorize callbacks (`signed_request`) and reports the answer.
 //! - Control and inspection under `/_sim/` (`control.rs`).
 //!
 //! Invariant: the simulator never special-cases Switchboard. It behaves toward any client as
@@ -18,6 +19,7 @@ mod error;
 mod graph;
 mod inbound;
 mod load;
+pub mod meta_callbacks;
 mod state;
 mod telegram;
 mod tiktok;

@@ -38,6 +38,8 @@ pub mod jobs;
 pub mod legal_holds;
 pub mod media;
 pub mod messages;
+pub mod privacy_calendar;
+pub mod privacy_intake;
 pub mod privacy_requests;
 pub mod recovery;
 pub mod resets;

@@ -194,15 +194,33 @@ impl Tx {
         by: NewAuditEvent,
         now: Timestamp,
     ) -> Result<PrivacyRequest> {
+        self.insert_privacy_request_received(new, now, by, now)
+            .await
+    }
+
+    /// Like [`Tx::insert_privacy_request`] for a request that reached the business earlier
+    /// than it is typed in (an email read the next morning): the calendar counts from
+    /// `received`, skipping the workspace's holidays.
+    pub async fn insert_privacy_request_received(
+        &mut self,
+        new: &NewPrivacyRequest,
+        received: Timestamp,
+        by: NewAuditEvent,
+        now: Timestamp,
+    ) -> Result<PrivacyRequest> {
         let id = PrivacyRequestId::new();
-        let d = calendar::deadlines(new.regime, now.date(), 0, false, &[]);
+        let holidays = match new.workspace_id {
+            Some(ws) => self.holidays_of(ws).await?,
+            None => Vec::new(),
+        };
+        let d = calendar::deadlines(new.regime, received.date(), 0, false, &holidays);
         sqlx::query(
             "INSERT INTO privacy_requests (id, workspace_id, kind, source, regime, subject_kind, \
              subject_id, subject_key_hash, source_ref, confirmation_code, state, needs_review, \
              received_at, acknowledge_by, respond_by, first_deadline, plan, created_by, \
              created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received', $11, $12, $13, $14, \
-             $15, $16, $17, $12, $12)",
+             $15, $16, $17, $18, $18)",
         )
         .bind(id.to_string())
         .bind(new.workspace_id.map(|w| w.to_string()))
@@ -215,12 +233,13 @@ impl Tx {
         .bind(new.source_ref.as_deref())
         .bind(new.confirmation_code.as_deref())
         .bind(i64::from(new.needs_review))
-        .bind(ms(now))
+        .bind(ms(received))
         .bind(date_ms(d.acknowledge_by))
         .bind(date_ms(d.respond_by))
         .bind(date_ms(d.first_deadline))
         .bind(new.plan.to_string())
         .bind(new.created_by.map(|u| u.to_string()))
+        .bind(ms(now))
         .execute(self.conn())
         .await?;
         let mut event = by;
@@ -303,12 +322,16 @@ impl Tx {
             )
             .map_err(invalid)?;
         }
+        let holidays = match current.workspace_id {
+            Some(ws) => self.holidays_of(ws).await?,
+            None => Vec::new(),
+        };
         let d = calendar::deadlines(
             current.regime,
             current.received_at.date(),
             paused_days,
             extended,
-            &[],
+            &holidays,
         );
         details.insert("respond_by".into(), d.respond_by.to_string().into());
         let stamp = |s: RequestState| (to == s).then_some(ms(now));
@@ -343,6 +366,13 @@ impl Tx {
         // The reason is the operator's words about a person's request: it stays on the request
         // (which anonymisation handles), not in the audit details that outlive it.
         details.insert("reason_given".into(), reason.is_some().into());
+        if to.is_final() {
+            // The requester is told the outcome, and then their address has no more use.
+            let told = self
+                .queue_final_notice(id, current.workspace_id, now)
+                .await?;
+            details.insert("requester_notified".into(), told.into());
+        }
         event.details = serde_json::Value::Object(details);
         self.record_audit(&event, now).await?;
         if let (RequestState::Completed, Some(ws)) = (to, current.workspace_id) {

@@ -71,6 +71,8 @@ impl Registry {
         registry.add(templates::TemplateSync);
         registry.add(webhook_delivery::DeliverWebhook);
         registry.add(crate::privacy::erasure_job::PrivacyErasure);
+        registry.add(crate::privacy::notice::PrivacyNotice);
+        registry.add(crate::privacy::digest::PrivacyDigest);
         // A disconnected channel's data: deleted in resumable batches that honour legal holds
         // and remove contacts left with nothing (`retention::erase_connection`).
         registry.add(crate::retention::jobs::ChannelDataErasure);

@@ -35,14 +35,22 @@ pub const INBOX_SWEEP: StandardSchedule = StandardSchedule {
     interval: time::Duration::minutes(1),
 };
 
+/// Emails each workspace's owners and admins its overdue and near-due privacy requests,
+/// once a day (the run is hourly; the digest's own mark keeps it to one a day).
+pub const PRIVACY_DIGEST: StandardSchedule = StandardSchedule {
+    name: "privacy_digest",
+    kind: crate::privacy::digest::KIND,
+    interval: time::Duration::hours(1),
+};
+
 /// Schedules of earlier versions whose work another schedule now does.
 const RETIRED: [&str; 1] = [
     // The audit sweep runs inside the retention sweep.
     "audit_sweep",
 ];
 
-pub fn standard_schedules() -> [StandardSchedule; 3] {
-    [SESSION_SWEEP, RETENTION_SWEEP, INBOX_SWEEP]
+pub fn standard_schedules() -> [StandardSchedule; 4] {
+    [SESSION_SWEEP, RETENTION_SWEEP, INBOX_SWEEP, PRIVACY_DIGEST]
 }
 
 /// Creates or updates the standard schedules; call once when the server starts.

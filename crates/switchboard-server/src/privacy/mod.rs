@@ -1,7 +1,9 @@
 //! The privacy engine's server half: the erasure job (`erasure_job`), the API under
 //! `/api/v1/privacy` (`api`), Meta's data-deletion and deauthorisation callbacks and the
-//! public deletion-status page (`public`), Meta's `signed_request` (`signed_request`), and
-//! the Settings > Privacy page (`web`).
+//! public deletion-status page (`public`), Meta's `signed_request` (`signed_request`), the
+//! Settings > Privacy page (`web`), intake of requests received by email with identity
+//! verification (`intake`, `intake_api`, `intake_web`), the requester's emails (`notice`),
+//! the daily deadline digest (`digest`) and public holidays (`holidays`).
 //! The rules (state machine, calendar) live in `switchboard_core::privacy`; the erasure
 //! itself, driven by the inventory, in `switchboard_store::erasure`.
 //!
@@ -11,7 +13,13 @@
 //! - a Meta callback that fails verification changes nothing.
 
 pub mod api;
+pub mod digest;
 pub mod erasure_job;
+pub mod holidays;
+pub mod intake;
+pub mod intake_api;
+pub mod intake_web;
+pub mod notice;
 pub mod public;
 pub mod signed_request;
 pub mod web;

@@ -438,7 +438,15 @@ async fn started_workers_register_the_standard_schedules_and_run_them(app: TestA
         .into_iter()
         .map(|s| s.name)
         .collect();
-    assert_eq!(names, ["inbox_sweep", "retention_sweep", "session_sweep"]);
+    assert_eq!(
+        names,
+        [
+            "inbox_sweep",
+            "privacy_digest",
+            "retention_sweep",
+            "session_sweep"
+        ]
+    );
     // The real loop picks up the first run of each; wait for the sweep (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

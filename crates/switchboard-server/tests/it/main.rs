@@ -33,6 +33,7 @@ mod outbound_support;
 mod outbound_windows;
 mod privacy_api;
 mod privacy_contacts;
+mod privacy_intake;
 mod privacy_retention;
 mod seed;
 mod teams_api;

@@ -108,6 +108,8 @@ uuid_id!(
     LegalHoldId,
     /// An export of everything about one contact (a zip, downloadable for a limited time).
     ContactExportId,
+    /// An export of a whole workspace, offered before it is deleted.
+    WorkspaceExportId,
 );
 
 #[cfg(test)]

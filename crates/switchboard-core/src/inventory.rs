@@ -838,6 +838,8 @@ pub static TABLES: &[Table] = &[
         // The request is the proof that a subject's rights were answered: it stays (no
         // identifiers of the subject in it, only ids and hashes), but who typed it in does not,
         // and the sealed identifiers kept for the residue scan go.
+        // (`notify` is not cleared by another subject's erasure: it is the sealed address a
+        // pending deletion confirms to, and goes when that request completes or is cancelled.)
         erasure: ErasureAction::Anonymise {
             columns: &["created_by", "needles"],
         },
@@ -870,6 +872,9 @@ pub static TABLES: &[Table] = &[
             col("plan", NotPersonal),
             // Sealed under the platform key; cleared on completion.
             col("needles", Identity),
+            // Sealed under the platform key: the addresses told when the request completes
+            // (self-service account and workspace deletion); cleared on completion.
+            col("notify", ContactDetails),
             col("progress", NotPersonal),
             col("receipt", Audit),
             col("residue", Audit),
@@ -929,6 +934,8 @@ pub static TABLES: &[Table] = &[
             // Often a role address, but can be a person's own.
             col("contact_email", ContactDetails),
             col("updated_at", NotPersonal),
+            // Days between a workspace's deletion and its erasure (NULL: 14).
+            col("deletion_grace_days", NotPersonal),
         ],
     },
     Table {
@@ -951,6 +958,34 @@ pub static TABLES: &[Table] = &[
             col("requested_by", NotPersonal),
             col("state", NotPersonal),
             // The file holds the contact's whole record.
+            col("file_name", Media),
+            col("size_bytes", NotPersonal),
+            col("sha256", NotPersonal),
+            col("error", NotPersonal),
+            col("created_at", NotPersonal),
+            col("ready_at", NotPersonal),
+            col("expires_at", NotPersonal),
+            col("downloaded_at", Usage),
+        ],
+    },
+    Table {
+        name: "workspace_exports",
+        purpose: "Exports of a whole workspace (every table of its data, media included), offered before it is deleted: a zip file in the data directory, downloadable for a limited time.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "requested_by"),
+        ],
+        // The file goes with the row (the sweep removes files without a row).
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring {
+            after_days: crate::retention::EXPORT_LIFETIME_DAYS as u32,
+        },
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("requested_by", NotPersonal),
+            col("state", NotPersonal),
+            // The file holds the workspace's whole record.
             col("file_name", Media),
             col("size_bytes", NotPersonal),
             col("sha256", NotPersonal),

@@ -45,6 +45,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::privacy::api::api_router())
         .merge(routes::privacy_settings::api_router())
         .merge(routes::privacy_contacts::api_router())
+        .merge(routes::account_deletion::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -76,6 +77,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::jobs::web_router())
         .merge(crate::privacy::web::router())
         .merge(routes::privacy_settings::web_router())
+        .merge(routes::account_deletion::web_router())
         .merge(routes::signup::router())
         .merge(routes::login::router())
         .merge(routes::password_reset::router())

@@ -28,6 +28,7 @@ pub mod connections;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;
+pub mod deletion_notice;
 pub mod erasure;
 pub mod events;
 pub mod export;
@@ -50,6 +51,8 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod widget;
+pub mod workspace_deletion;
+pub mod workspace_exports;
 pub mod workspace_keys;
 pub mod workspaces;
 

@@ -38,6 +38,9 @@ pub async fn run(state: &AppState, id: PrivacyRequestId) -> Result<Outcome, JobE
             tracing::warn!(request = %id, hits = hits.len(), "erasure done but the residue scan found identifiers; request stays open")
         }
         Outcome::NotRunnable => {}
+        Outcome::NotYet(at) => {
+            tracing::info!(request = %id, not_before = %at, "erasure waits for its grace period")
+        }
     }
     Ok(outcome)
 }

@@ -12,7 +12,9 @@
 
 pub mod api;
 pub mod erasure_job;
+pub mod notice_job;
 pub mod public;
+pub mod self_service;
 pub mod signed_request;
 pub mod web;
 

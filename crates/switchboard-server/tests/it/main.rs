@@ -33,6 +33,7 @@ mod privacy_api;
 mod privacy_contacts;
 mod privacy_retention;
 mod seed;
+mod self_service;
 mod tenancy_invitations;
 mod tenancy_members;
 mod tenancy_workspaces;

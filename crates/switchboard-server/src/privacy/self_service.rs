@@ -184,8 +184,11 @@ pub async fn record_workspace_deletion(
     let mut event = by.clone();
     event.action = "workspace.deleted".into();
     event.workspace_id = Some(ws);
+    // No label: the workspace's name in an entry whose actor is the person deleting it would
+    // become one of that person's identifiers, and a deleted account's residue scan would then
+    // find it in the workspace still waiting out its grace period.
     let event = crate::audit::with_details(
-        event.target("workspace", ws, Some(&prepared.workspace.name)),
+        event.target("workspace", ws, None),
         serde_json::json!({
             "request_id": request.id,
             "erase_after": crate::routes::workspaces::rfc3339(erase_after),

@@ -550,10 +550,23 @@ struct ConfirmPage {
     error: Option<String>,
 }
 
+/// Deleting an account cannot be undone, so the page asks for the password again even just
+/// after signing in: a step-up through `/reauth` after the session began, within the window.
+fn confirmed_again(state: &AppState, auth: &SessionAuth) -> bool {
+    auth.recently_authenticated(state)
+        && auth
+            .session
+            .reauthenticated_at
+            .is_some_and(|at| at > auth.session.created_at)
+}
+
 async fn confirm_account_page(
     State(state): State<AppState>,
     WebRecentAuth(auth): WebRecentAuth,
 ) -> Result<Response, WebError> {
+    if !confirmed_again(&state, &auth) {
+        return Ok(reauth_again("/settings/delete/account"));
+    }
     let blockers = self_service::account_blockers(&state, &auth.user).await?;
     if !blockers.is_empty() {
         return Ok(Redirect::to("/settings/delete").into_response());
@@ -605,7 +618,7 @@ async fn web_delete_account(
     client: ClientInfo,
     WebForm { auth, form: _ }: WebForm<ConfirmForm>,
 ) -> Result<Response, WebError> {
-    if !auth.recently_authenticated(&state) {
+    if !confirmed_again(&state, &auth) {
         return Ok(reauth_again("/settings/delete/account"));
     }
     let by = audit::by_session(&auth, &client, "privacy.request");

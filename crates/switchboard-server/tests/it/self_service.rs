@@ -277,6 +277,49 @@ async fn workspace_deletion_stops_access_on_day_0_and_erases_after_the_grace_per
         3
     );
 
+    // The whole workspace's export, offered first: every table of the workspace, nothing of
+    // the other workspace.
+    let r = api(Method::POST, "/api/v1/workspace/exports")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let export: Value = r.json().await.unwrap();
+    let export_id = export["id"].as_str().unwrap().to_owned();
+    env.app.drain_jobs().await;
+    let r = api(
+        Method::GET,
+        &format!("/api/v1/workspace/exports/{export_id}/download"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let bytes = r.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut text = String::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+    }
+    assert!(text.contains("switchboard.workspace-export"));
+    assert!(text.contains("workspace canary text 5151"));
+    assert!(zip.file_names().any(|n| n == "csv/messages.csv"));
+    assert!(
+        !text.contains(&other.ws.to_string()),
+        "another workspace's rows"
+    );
+    let doc = env.app.openapi().await;
+    for path in [
+        "/api/v1/account/deletion",
+        "/api/v1/workspace/deletion",
+        "/api/v1/workspaces/{id}/restore",
+        "/api/v1/workspace/deletion-grace",
+        "/api/v1/workspace/exports",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+
     let agent = seed::member(&env.app, env.ws.ws, "agent@acme.example", Role::Agent).await;
     let owner = &env.ws.owner;
     env.app.clock.advance(time::Duration::minutes(10));
@@ -383,6 +426,11 @@ async fn workspace_deletion_stops_access_on_day_0_and_erases_after_the_grace_per
         env.app.store.workspace(env.ws.ws).await,
         Err(switchboard_store::StoreError::NotFound)
     ));
+    // The export's file went with its row.
+    let left: Vec<_> = std::fs::read_dir(&env.app.state.config.export_dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
     let mails = mail_to(&env, "owner@acme.example");
     assert_eq!(mails.len(), 1);
     assert!(mails[0].subject.contains("acme"), "{}", mails[0].subject);

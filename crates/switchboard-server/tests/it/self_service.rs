@@ -21,6 +21,7 @@ channel_tests!(
     sole_owner_with_members_is_refused_and_a_solo_workspace_goes_with_the_account,
     workspace_deletion_stops_access_on_day_0_and_erases_after_the_grace_period,
     workspace_hold_keeps_data_and_restore_cancels_the_deletion,
+    the_pages_ask_for_the_password_and_the_slug_and_refuse_a_long_grace,
 );
 
 async fn post(env: &Env, person: &Person, path: &str, body: Value) -> (u16, Value) {
@@ -215,6 +216,20 @@ async fn sole_owner_with_members_is_refused_and_a_solo_workspace_goes_with_the_a
 
 async fn workspace_deletion_stops_access_on_day_0_and_erases_after_the_grace_period(env: Env) {
     env.connect_all().await;
+    let widget = env
+        .connect(json!({"kind": "widget", "domains": ["shop.example"], "name": "Acme chat"}))
+        .await;
+    let widget_js = format!("/widget/{}.js", widget["account_id"].as_str().unwrap());
+    let widget_status = || async {
+        env.http
+            .get(env.app.at(&widget_js))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(widget_status().await, 200);
     customer_writes(&env, "15550001111", "workspace canary text 5151").await;
     let other = seed::seed_workspace(&env.app, "other").await;
     let other_conn = {
@@ -372,6 +387,7 @@ async fn workspace_deletion_stops_access_on_day_0_and_erases_after_the_grace_per
         env.app.store.workspace(env.ws.ws).await.unwrap().status,
         WorkspaceStatus::Deactivated
     );
+    assert_eq!(widget_status().await, 410, "the widget answers gone");
     let actions: Vec<String> = env
         .app
         .audit_log(env.ws.ws)
@@ -524,4 +540,112 @@ async fn workspace_hold_keeps_data_and_restore_cancels_the_deletion(env: Env) {
     let again = seed::sign_in(&env.app, beta.owner.id, &beta.owner.email, None).await;
     let (status, body) = post(&env, &again, &path, json!({})).await;
     assert_eq!(status, 409, "{body}");
+}
+
+async fn form(env: &Env, person: &Person, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let r = seed::browser(&env.app, Method::POST, path, person)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, location.unwrap_or(r.text().await.unwrap()))
+}
+
+async fn the_pages_ask_for_the_password_and_the_slug_and_refuse_a_long_grace(env: Env) {
+    let owner = &env.ws.owner;
+    let app = &env.app;
+    let get = |path: &'static str| async move {
+        let r = seed::browser(app, Method::GET, path, owner)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, location.unwrap_or(r.text().await.unwrap()))
+    };
+    let (status, page) = get("/settings/delete").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Export this workspace") && page.contains("Delete this workspace"));
+    // Even right after sign-in, deleting the account asks for the password again.
+    let (status, to) = get("/settings/delete/account").await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, "/reauth?next=/settings/delete/account")
+    );
+    let (status, to) = form(&env, owner, "/settings/delete/account", &[]).await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, "/reauth?next=/settings/delete/account")
+    );
+    assert_eq!(me_status(&env, owner).await, 200);
+    // A grace period over 14 days is refused here too.
+    let (status, page) = form(
+        &env,
+        owner,
+        "/settings/delete/grace",
+        &[("deletion_grace_days", "30")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("1 to 14"), "{page}");
+    let (status, _) = form(
+        &env,
+        owner,
+        "/settings/delete/grace",
+        &[("deletion_grace_days", "7")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        env.app.store.deletion_grace_days(env.ws.ws).await.unwrap(),
+        7
+    );
+    // The workspace: step-up, then the slug typed again.
+    env.app.clock.advance(time::Duration::minutes(10));
+    let (status, to) = get("/settings/delete/workspace").await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, "/reauth?next=/settings/delete/workspace")
+    );
+    seed::step_up(&env.app, owner).await;
+    let (status, page) = get("/settings/delete/workspace").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<code>acme</code>") && page.contains("7 days"),
+        "{page}"
+    );
+    let (status, _) = form(
+        &env,
+        owner,
+        "/settings/delete/workspace",
+        &[("confirm_slug", "acne")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        env.app.store.workspace(env.ws.ws).await.unwrap().status,
+        WorkspaceStatus::Active
+    );
+    let (status, page) = form(
+        &env,
+        owner,
+        "/settings/delete/workspace",
+        &[("confirm_slug", "acme")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("The workspace is deleted"), "{page}");
+    assert_eq!(
+        env.app.store.workspace(env.ws.ws).await.unwrap().status,
+        WorkspaceStatus::Deactivated
+    );
+    assert_eq!(me_status(&env, owner).await, 401);
 }

@@ -101,6 +101,21 @@ else
   BASE_URL="$url" WIDGET_API_TOKEN="$widget_token" \
     TEST_OUTPUT_DIR="${TEST_OUTPUT_DIR:-$here/output}" node "$here/widget.test.mjs" || status=$?
 fi
+
+# An owner deletes their own account (with re-authentication) and gets the confirmation email
+# in this server's file outbox. The account is made with the CLI; its workspace has a name
+# that shares nothing with the address, so the account's residue scan cannot meet it there.
+delete_email="dana.leaves@example.test"
+delete_password="correct horse battery staple 42"
+if printf '%s' "$delete_password" | cli workspace create --name "Harbour Goods" --slug harbour-goods \
+    --owner-email "$delete_email" >"$work/delete-workspace.out" 2>&1; then
+  BASE_URL="$url" DELETE_EMAIL="$delete_email" DELETE_PASSWORD="$delete_password" \
+    OUTBOX_DIR="$run/data/outbox" node "$here/account-deletion.test.mjs" || status=$?
+else
+  echo "error: cannot create the account-deletion test's account:" >&2
+  cat "$work/delete-workspace.out" >&2
+  status=1
+fi
 if [[ $status -ne 0 ]]; then
   echo "--- server log ---" >&2
   tail -n 50 "$run/server.log" >&2

@@ -122,6 +122,8 @@ uuid_id!(
     WebhookAttemptId,
     /// A code sent to verify that a privacy request comes from the contact it names.
     VerificationId,
+    /// An export of a whole workspace, offered before it is deleted.
+    WorkspaceExportId,
 );
 
 #[cfg(test)]

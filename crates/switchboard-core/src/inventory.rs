@@ -948,6 +948,8 @@ pub static TABLES: &[Table] = &[
         // and the sealed identifiers kept for the residue scan go.
         // The requester's address and the identifiers they gave at intake go too (they are
         // also cleared when the request is answered).
+        // (`notify` is not cleared by another subject's erasure: it is the sealed address a
+        // pending deletion confirms to, and goes when that request completes or is cancelled.)
         erasure: ErasureAction::Anonymise {
             columns: &["created_by", "needles", "requester_email", "intake_details"],
         },
@@ -980,6 +982,9 @@ pub static TABLES: &[Table] = &[
             col("plan", NotPersonal),
             // Sealed under the platform key; cleared on completion.
             col("needles", Identity),
+            // Sealed under the platform key: the addresses told when the request completes
+            // (self-service account and workspace deletion); cleared on completion.
+            col("notify", ContactDetails),
             col("progress", NotPersonal),
             col("receipt", Audit),
             col("residue", Audit),
@@ -1093,6 +1098,8 @@ pub static TABLES: &[Table] = &[
             // Often a role address, but can be a person's own.
             col("contact_email", ContactDetails),
             col("updated_at", NotPersonal),
+            // Days between a workspace's deletion and its erasure (NULL: 14).
+            col("deletion_grace_days", NotPersonal),
         ],
     },
     Table {
@@ -1194,6 +1201,34 @@ pub static TABLES: &[Table] = &[
             col("idempotency_key", NotPersonal),
             col("created_at", NotPersonal),
             col("updated_at", NotPersonal),
+        ],
+    },
+    Table {
+        name: "workspace_exports",
+        purpose: "Exports of a whole workspace (every table of its data, media included), offered before it is deleted: a zip file in the data directory, downloadable for a limited time.",
+        links: &[
+            link(Workspace, "workspace_id"),
+            link(PlatformUser, "requested_by"),
+        ],
+        // The file goes with the row (the sweep removes files without a row).
+        erasure: ErasureAction::Delete,
+        retention: Retention::Expiring {
+            after_days: crate::retention::EXPORT_LIFETIME_DAYS as u32,
+        },
+        columns: &[
+            col("id", NotPersonal),
+            col("workspace_id", NotPersonal),
+            col("requested_by", NotPersonal),
+            col("state", NotPersonal),
+            // The file holds the workspace's whole record.
+            col("file_name", Media),
+            col("size_bytes", NotPersonal),
+            col("sha256", NotPersonal),
+            col("error", NotPersonal),
+            col("created_at", NotPersonal),
+            col("ready_at", NotPersonal),
+            col("expires_at", NotPersonal),
+            col("downloaded_at", Usage),
         ],
     },
 ];

@@ -52,6 +52,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::privacy_settings::api_router())
         .merge(routes::privacy_contacts::api_router())
         .merge(routes::webhooks_out::api_router())
+        .merge(routes::account_deletion::api_router())
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -89,6 +90,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::privacy::intake_web::router())
         .merge(crate::privacy::holidays::router())
         .merge(routes::privacy_settings::web_router())
+        .merge(routes::account_deletion::web_router())
         .merge(routes::signup::router())
         .merge(routes::login::router())
         .merge(routes::password_reset::router())

@@ -61,6 +61,10 @@ impl Part {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     pub parts: Vec<Part>,
+    /// Not to be erased before this time (milliseconds): a deleted workspace's grace period,
+    /// during which an owner can still restore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
 }
 
 impl Plan {
@@ -76,6 +80,7 @@ impl Plan {
         })?;
         Ok(Plan {
             parts: vec![Part::new(request.subject_kind, id, request.workspace_id)],
+            not_before: None,
         })
     }
 
@@ -135,6 +140,8 @@ pub enum Outcome {
     ResidueFound(Receipt, Vec<ResidueHit>),
     /// The request is not an open erasure (already completed, refused, not erase).
     NotRunnable,
+    /// Its grace period has not ended (a deleted workspace an owner can still restore).
+    NotYet(Timestamp),
 }
 
 /// Where files live: the media store, and the directories the residue scan reads (the
@@ -407,6 +414,11 @@ impl Store {
             return Ok(Outcome::NotRunnable);
         }
         let plan = Plan::of(&request)?;
+        if let Some(at) = plan.not_before
+            && at > ms(env.clock.now())
+        {
+            return Ok(Outcome::NotYet(switchboard_core::clock::from_millis(at)));
+        }
         let mut progress: Progress =
             serde_json::from_value(request.progress.clone()).unwrap_or_default();
         // A hold is judged afresh on every run: released holds no longer keep anything.
@@ -515,15 +527,17 @@ impl Store {
         }
 
         self.checkpoint().await;
-        let mut hits = self.residue_scan(&needles).await?;
+        let skip = accounts_apart(&plan);
+        let mut hits = self.residue_scan_except(None, &needles, &skip).await?;
         hits.extend(residue::scan_files(&env.scan_dirs, &needles).await);
         let receipt = receipt_of(&progress, hits.len());
+        let notice = self.request_notice(id, env.master).await?;
         let now = env.clock.now();
         let mut tx = self.begin().await?;
         tx.set_request_outcome(
             id,
             &serde_json::to_value(&receipt).unwrap_or_default(),
-            &serde_json::json!({ "scanned": true, "hits": hits }),
+            &serde_json::json!({ "scanned": true, "hits": hits, "not_scanned": skip }),
             hits.is_empty(),
             now,
         )
@@ -539,6 +553,11 @@ impl Store {
                 now,
             )
             .await?;
+            // The confirmation is queued by the completing transaction, and only by it.
+            if let Some(notice) = &notice {
+                tx.queue_completion_notice(id, request.confirmation_code.as_deref(), notice, now)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(Outcome::Completed(receipt))
         } else {
@@ -874,6 +893,28 @@ impl Store {
                 .await;
         }
     }
+}
+
+/// The tables a plan's residue scan leaves out: when it erases only whole workspaces, the
+/// accounts of people who sign in (tables linked to a platform user and not to a workspace).
+/// Members keep their accounts when a workspace goes (each is a subject of their own, erased by
+/// their own request), and an owner's address or name often contains the workspace's name,
+/// which would hold the request open forever.
+fn accounts_apart(plan: &Plan) -> Vec<&'static str> {
+    let workspace = crate::privacy_requests::subject_kind_str(SubjectKind::Workspace);
+    if plan.parts.is_empty() || plan.parts.iter().any(|p| p.subject != workspace) {
+        return Vec::new();
+    }
+    TABLES
+        .iter()
+        .filter(|t| {
+            t.links
+                .iter()
+                .any(|l| l.subject == SubjectKind::PlatformUser)
+                && !t.links.iter().any(|l| l.subject == SubjectKind::Workspace)
+        })
+        .map(|t| t.name)
+        .collect()
 }
 
 /// The actor of what the erasure job does by itself.

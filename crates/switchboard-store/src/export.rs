@@ -230,8 +230,9 @@ impl Store {
         }
         let params: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 1)).collect();
         let sql = format!(
-            "SELECT file_name FROM contact_exports WHERE file_name IN ({})",
-            params.join(", ")
+            "SELECT file_name FROM contact_exports WHERE file_name IN ({list}) \
+             UNION SELECT file_name FROM workspace_exports WHERE file_name IN ({list})",
+            list = params.join(", ")
         );
         let mut q = sqlx::query(&sql);
         for n in names {

@@ -29,6 +29,7 @@ pub mod consent;
 pub mod contact_attributes;
 pub mod contacts;
 pub mod conversations;
+pub mod deletion_notice;
 pub mod erasure;
 pub mod events;
 pub mod export;
@@ -56,6 +57,8 @@ pub mod tokens;
 pub mod users;
 pub mod webhooks;
 pub mod widget;
+pub mod workspace_deletion;
+pub mod workspace_exports;
 pub mod workspace_keys;
 pub mod workspaces;
 

@@ -115,7 +115,7 @@ impl PrivacyRequest {
     }
 }
 
-const COLUMNS: &str = "id, workspace_id, kind, source, regime, subject_kind, subject_id, \
+pub(crate) const COLUMNS: &str = "id, workspace_id, kind, source, regime, subject_kind, subject_id, \
     subject_key_hash, confirmation_code, state, state_reason, needs_review, received_at, \
     acknowledge_by, respond_by, first_deadline, extended_at, paused_since, paused_days, \
     acknowledged_at, completed_at, refused_at, plan, progress, receipt, residue, created_by, \
@@ -137,7 +137,7 @@ fn opt_json(row: &AnyRow, col: &str) -> Result<Option<serde_json::Value>> {
         .transpose()
 }
 
-fn request_from(row: &AnyRow) -> Result<PrivacyRequest> {
+pub(crate) fn request_from(row: &AnyRow) -> Result<PrivacyRequest> {
     let subject_kind = row.text("subject_kind")?;
     Ok(PrivacyRequest {
         id: row.parsed("id")?,
@@ -244,7 +244,9 @@ impl Tx {
         .await?;
         let mut event = by;
         event.action = "privacy.request.received".into();
-        event.workspace_id = new.workspace_id;
+        // A request of no workspace (a whole workspace's or an account's deletion) is still
+        // logged where it was made, so that workspace's erasure anonymises the entry too.
+        event.workspace_id = new.workspace_id.or(event.workspace_id);
         event.target_type = Some("privacy_request".into());
         event.target_id = Some(id.to_string());
         event.target_label = None;
@@ -359,7 +361,7 @@ impl Tx {
         .await?;
         let mut event = change.by;
         event.action = format!("privacy.request.{}", to.as_str());
-        event.workspace_id = current.workspace_id;
+        event.workspace_id = current.workspace_id.or(event.workspace_id);
         event.target_type = Some("privacy_request".into());
         event.target_id = Some(id.to_string());
         event.target_label = None;

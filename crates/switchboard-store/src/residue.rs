@@ -73,6 +73,17 @@ impl Store {
         ws: Option<switchboard_core::WorkspaceId>,
         needles: &[String],
     ) -> Result<Vec<ResidueHit>> {
+        self.residue_scan_except(ws, needles, &[]).await
+    }
+
+    /// [`Store::residue_scan_in`] leaving out the tables named in `skip` (a workspace's
+    /// erasure does not look in its members' accounts, which are subjects of their own).
+    pub async fn residue_scan_except(
+        &self,
+        ws: Option<switchboard_core::WorkspaceId>,
+        needles: &[String],
+        skip: &[&str],
+    ) -> Result<Vec<ResidueHit>> {
         let needles: Vec<&String> = needles.iter().filter(|n| !n.is_empty()).collect();
         if needles.is_empty() {
             return Ok(Vec::new());
@@ -89,7 +100,7 @@ impl Store {
         };
         let mut hits = Vec::new();
         for (table, column) in self.live_text_columns().await? {
-            if table.starts_with('_') {
+            if table.starts_with('_') || skip.contains(&table.as_str()) {
                 continue;
             }
             let ors: Vec<String> = (1..=needles.len())

@@ -314,6 +314,11 @@ pub struct BenchEraseArgs {
     /// How many of them carry a stored media file.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(0..=2_000_000))]
     pub media: u32,
+    /// Instead of one contact: erase a whole workspace holding this many messages (one
+    /// conversation and contact per 10 messages), as a deleted workspace is erased after its
+    /// grace period.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub workspace_messages: Option<u64>,
     /// Run on a scratch database created on this PostgreSQL server (and dropped after).
     #[arg(long, value_name = "URL")]
     pub postgres_server: Option<String>,
@@ -396,6 +401,17 @@ pub enum WorkspaceCommand {
     Create(WorkspaceCreateArgs),
     /// List every workspace on this instance.
     List(JsonArg),
+    /// Cancel a workspace's deletion within its grace period: active again, its erasure
+    /// cancelled. Its channels stay disconnected and its API tokens revoked.
+    Restore(WorkspaceRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceRestoreArgs {
+    #[arg(long, value_name = "SLUG", value_parser = parse_slug)]
+    pub workspace: WorkspaceSlug,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
-//! Contact exports (the rights of access and portability): a zip of everything stored about
-//! one contact — JSON and CSV per table, and the media files — in the format documented in
+//! Contact exports (the rights of access and portability) and whole-workspace exports (offered
+//! before a workspace is deleted): a zip of everything stored about one contact, or one
+//! workspace — JSON and CSV per table, and the media files — in the format documented in
 //! `docs/EXPORT_FORMAT.md`. The tables come from the personal-data inventory (every table
 //! with a link to a contact), the rows from the store's one generic subject read, so a new
 //! table of contact data is exported without a change here.
@@ -20,6 +21,8 @@ use switchboard_store::export::{ExportValue, SubjectRows};
 
 /// The format's name and version, in `manifest.json`.
 pub const FORMAT: &str = "switchboard.contact-export";
+/// A whole workspace's export: the same layout, every table linked to the workspace.
+pub const WORKSPACE_FORMAT: &str = "switchboard.workspace-export";
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,18 +44,38 @@ struct Gathered {
     files: Vec<(String, PathBuf, Option<String>)>,
 }
 
+/// Whom an export is about: one contact, or the whole workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Contact(ContactId),
+    Workspace,
+}
+
 async fn gather(
     store: &Store,
     ws: WorkspaceId,
-    contact: ContactId,
+    about: Subject,
     media_dir: &Path,
 ) -> Result<Gathered, ExportError> {
-    // The contact must exist in this workspace (a wrong id is not an empty export).
-    store.contact(ws, contact).await?;
-    let subject = contact.to_string();
+    let (kind, subject) = match about {
+        Subject::Contact(contact) => {
+            // The contact must exist in this workspace (a wrong id is not an empty export).
+            store.contact(ws, contact).await?;
+            (SubjectKind::Contact, contact.to_string())
+        }
+        Subject::Workspace => {
+            store.workspace(ws).await?;
+            (SubjectKind::Workspace, ws.to_string())
+        }
+    };
     let mut tables = Vec::new();
     let mut files = Vec::new();
-    for (table, column) in inventory::linked(SubjectKind::Contact) {
+    for (table, column) in inventory::linked(kind) {
+        // The workspace's own row (linked by `id`) is in the manifest; every other table of
+        // a workspace names it in `workspace_id`.
+        if table.column("workspace_id").is_none() {
+            continue;
+        }
         let rows = store.subject_rows(ws, table, column, &subject).await?;
         for stored in inventory::STORED_FILES {
             if stored.table != table.name {
@@ -105,7 +128,7 @@ fn row_json(columns: &[&str], row: &[ExportValue]) -> serde_json::Value {
 fn write_zip<W: Write + std::io::Seek>(
     out: W,
     ws: WorkspaceId,
-    contact: ContactId,
+    about: Subject,
     now: Timestamp,
     gathered: &Gathered,
 ) -> Result<W, ExportError> {
@@ -173,8 +196,12 @@ fn write_zip<W: Write + std::io::Seek>(
             "sha256": hex::encode(Sha256::digest(&bytes)),
         }));
     }
+    let (format, contact) = match about {
+        Subject::Contact(c) => (FORMAT, Some(c)),
+        Subject::Workspace => (WORKSPACE_FORMAT, None),
+    };
     let manifest = serde_json::json!({
-        "format": FORMAT,
+        "format": format,
         "version": FORMAT_VERSION,
         "generated_at": now.format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| ExportError::Encode(e.to_string()))?,
@@ -200,12 +227,12 @@ pub struct Written {
 pub async fn write_export(
     store: &Store,
     ws: WorkspaceId,
-    contact: ContactId,
+    about: Subject,
     media_dir: &Path,
     path: &Path,
     now: Timestamp,
 ) -> Result<Written, ExportError> {
-    let gathered = gather(store, ws, contact, media_dir).await?;
+    let gathered = gather(store, ws, about, media_dir).await?;
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<Written, ExportError> {
         if let Some(parent) = path.parent() {
@@ -215,7 +242,7 @@ pub async fn write_export(
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file = private_file(&partial)?;
-        let result = write_zip(file, ws, contact, now, &gathered).and_then(|f| {
+        let result = write_zip(file, ws, about, now, &gathered).and_then(|f| {
             f.sync_all()?;
             Ok(())
         });

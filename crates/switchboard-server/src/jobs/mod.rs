@@ -78,6 +78,8 @@ impl Registry {
         registry.add(crate::retention::jobs::ChannelDataErasure);
         registry.add(crate::retention::jobs::RetentionSweep);
         registry.add(crate::export::jobs::ContactExportJob);
+        registry.add(crate::export::jobs::WorkspaceExportJob);
+        registry.add(crate::privacy::notice_job::CompletionNotice);
         registry
     }
 

@@ -188,12 +188,29 @@ pub(crate) async fn create_request(
                     ));
                 }
             }
-            if access
-                .session
-                .as_ref()
-                .is_some_and(|s| !s.recently_authenticated(&state))
-            {
+            let Some(session) = access.session.as_ref() else {
+                return Err(ApiError::Forbidden(
+                    "A request about an account can only come from that account.",
+                ));
+            };
+            if !session.recently_authenticated(&state) {
                 return Err(ApiError::ReauthRequired);
+            }
+            if kind == RequestKind::Erase {
+                // The one account deletion, shared with Settings > Privacy.
+                let started = super::self_service::delete_account(
+                    &state,
+                    &session.user,
+                    &audit::by(&access, &client, "privacy.request"),
+                )
+                .await?;
+                return Ok((
+                    StatusCode::CREATED,
+                    ApiJson(Created {
+                        id: started.request_id.to_string(),
+                        state: RequestState::InProgress.as_str().to_owned(),
+                    }),
+                ));
             }
             (
                 SubjectKind::PlatformUser,

@@ -31,13 +31,27 @@ pub async fn run(state: &AppState, id: PrivacyRequestId) -> Result<Outcome, JobE
         .map_err(retry)?;
     match &outcome {
         Outcome::Completed(r) => {
-            tracing::info!(request = %id, tables = r.tables.len(), files = r.files_deleted, "erasure completed; residue scan clean")
+            tracing::info!(request = %id, tables = r.tables.len(), files = r.files_deleted, "erasure completed; residue scan clean");
+            // Export files whose rows the erasure deleted (a workspace's whole export, a
+            // contact's) go now rather than at the next hourly sweep.
+            if let Err(e) = crate::retention::expire_exports(
+                &state.store,
+                &state.config.export_dir,
+                state.clock.now(),
+            )
+            .await
+            {
+                tracing::warn!(request = %id, error = %e, "orphaned export files stay until the next sweep");
+            }
         }
         Outcome::Held(_) => tracing::info!(request = %id, "erasure kept data under a legal hold"),
         Outcome::ResidueFound(_, hits) => {
             tracing::warn!(request = %id, hits = hits.len(), "erasure done but the residue scan found identifiers; request stays open")
         }
         Outcome::NotRunnable => {}
+        Outcome::NotYet(at) => {
+            tracing::info!(request = %id, not_before = %at, "erasure waits for its grace period")
+        }
     }
     Ok(outcome)
 }

@@ -20,7 +20,9 @@ pub mod intake;
 pub mod intake_api;
 pub mod intake_web;
 pub mod notice;
+pub mod notice_job;
 pub mod public;
+pub mod self_service;
 pub mod signed_request;
 pub mod web;
 

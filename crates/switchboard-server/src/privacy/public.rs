@@ -146,6 +146,7 @@ async fn record_deletion(
     }
     let workspaces: BTreeSet<WorkspaceId> = connections.iter().map(|c| c.workspace_id).collect();
     let plan = Plan {
+        not_before: None,
         parts: connections
             .iter()
             .map(|c| Part::new(SubjectKind::ChannelConnection, c.id, Some(c.workspace_id)))

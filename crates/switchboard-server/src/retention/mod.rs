@@ -361,7 +361,22 @@ pub async fn expire_exports(store: &Store, export_dir: &Path, now: Timestamp) ->
             removed += 1;
         }
     }
-    // Files of exports whose row went another way (the contact was erased).
+    loop {
+        let expired = store.expired_workspace_exports(now, BATCH).await?;
+        if expired.is_empty() {
+            break;
+        }
+        for export in &expired {
+            if let Some(name) = &export.file_name {
+                remove_if_present(&export_dir.join(name)).await?;
+            }
+            store
+                .delete_workspace_export(export.workspace_id, export.id)
+                .await?;
+            removed += 1;
+        }
+    }
+    // Files of exports whose row went another way (the contact or workspace was erased).
     let mut entries = match tokio::fs::read_dir(export_dir).await {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),

@@ -541,7 +541,7 @@ async fn disconnect(
 /// Instagram account, or the WhatsApp business account). Best effort: the token is deleted
 /// afterwards whatever the platform says, and webhooks that still arrive for a disconnected
 /// connection are acknowledged and dropped.
-async fn unsubscribe_webhooks(
+pub(crate) async fn unsubscribe_webhooks(
     state: &AppState,
     ws: switchboard_core::WorkspaceId,
     connection: &Connection,

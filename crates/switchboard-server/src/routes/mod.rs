@@ -2,6 +2,7 @@
 //! API modules return an `OpenApiRouter` so their paths land in `/api/openapi.json` without
 //! a central list.
 
+pub mod account_deletion;
 pub mod api_me;
 pub mod audit;
 pub mod canned_responses;

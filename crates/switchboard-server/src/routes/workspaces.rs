@@ -224,8 +224,9 @@ pub struct DeactivateWorkspace {
     pub confirm_slug: String,
 }
 
-/// Deactivates the current workspace (owner, with step-up). Its API tokens stop working at
-/// once; its data is then erased on the privacy schedule.
+/// Deactivates the current workspace (owner, with step-up): the same as
+/// `POST /api/v1/workspace/deletion` — all access stops now, channels are disconnected and
+/// API tokens revoked, and the workspace is erased when its grace period ends.
 #[utoipa::path(post, path = "/api/v1/workspace/deactivate", tag = "workspaces",
     request_body = DeactivateWorkspace,
     responses((status = 200, body = WorkspaceView), (status = 403, body = ErrorBody),
@@ -237,28 +238,15 @@ async fn deactivate_workspace(
     client: ClientInfo,
     ApiJson(body): ApiJson<DeactivateWorkspace>,
 ) -> Result<ApiJson<WorkspaceView>, ApiError> {
-    access.require(Role::Owner)?;
-    let ws = state.store.workspace(access.workspace_id).await?;
-    if body.confirm_slug != ws.slug.as_str() {
-        return Err(switchboard_core::ValidationError::new(
-            "confirmation_mismatch",
-            "Type the workspace's slug exactly to confirm.",
-        )
-        .on("confirm_slug")
-        .into());
-    }
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    tx.deactivate_workspace(ws.id, now).await?;
-    let event = audit::by(&access, &client, "workspace.deactivated").target(
-        "workspace",
-        ws.id,
-        Some(&ws.name),
-    );
-    tx.record_audit(&event, now).await?;
-    tx.commit().await?;
+    crate::routes::account_deletion::start_workspace_deletion(
+        &state,
+        &access,
+        &client,
+        &body.confirm_slug,
+    )
+    .await?;
     Ok(ApiJson(WorkspaceView::new(
-        state.store.workspace(ws.id).await?,
+        state.store.workspace(access.workspace_id).await?,
         access.role,
     )))
 }

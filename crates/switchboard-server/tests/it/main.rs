@@ -37,6 +37,7 @@ mod privacy_intake;
 mod privacy_retention;
 mod seed;
 mod teams_api;
+mod self_service;
 mod tenancy_invitations;
 mod tenancy_members;
 mod tenancy_workspaces;

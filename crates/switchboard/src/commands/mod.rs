@@ -55,6 +55,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             workspace::create(&config, args).await
         }
         Command::Workspace(WorkspaceCommand::List(args)) => workspace::list(&config, args).await,
+        Command::Workspace(WorkspaceCommand::Restore(args)) => {
+            workspace::restore(&config, args).await
+        }
         Command::Token(TokenCommand::Create(args)) => token::create(&config, args).await,
         Command::User(UserCommand::SetPassword(args)) => user::set_password(&config, args).await,
         Command::Bench(BenchCommand::Queue(args)) => bench::queue(args).await,

@@ -188,7 +188,7 @@ async fn export(config: &Config, store: &Store, args: ExportArgs) -> Result<()> 
     let written = match switchboard_server::export::write_export(
         store,
         ws,
-        args.contact,
+        switchboard_server::export::Subject::Contact(args.contact),
         &config.data_dir.join("media"),
         &args.out,
         now,

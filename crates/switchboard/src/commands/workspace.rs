@@ -1,4 +1,4 @@
-//! `switchboard workspace create|list`, and the workspace-with-owner creation that
+//! `switchboard workspace create|list|restore`, and the workspace-with-owner creation that
 //! `serve --demo` shares.
 
 use super::{NewPassword, cli_event, hash_password, open_store, password_from_stdin_or_generated};
@@ -190,4 +190,36 @@ pub async fn list(config: &Config, args: JsonArg) -> Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// `workspace restore`: cancels a deletion within its grace period (audited as the CLI).
+pub async fn restore(config: &Config, args: crate::cli::WorkspaceRestoreArgs) -> Result<()> {
+    let store = open_store(config).await?;
+    let result = async {
+        let ws = store
+            .workspace_by_slug(&args.workspace)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => anyhow!("no workspace `{}`", args.workspace),
+                other => other.into(),
+            })?;
+        switchboard_server::privacy::self_service::restore_workspace(
+            &store,
+            SystemClock.now(),
+            ws.id,
+            &cli_event("workspace.restored"),
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))
+    }
+    .await;
+    store.close().await;
+    let ws = result?;
+    if args.json.json {
+        return output::json(&json!({ "data": ws }));
+    }
+    output::line(format!(
+        "Workspace `{}` is active again; its erasure is cancelled. Its channels stay disconnected and its API tokens revoked: connect and create them again.",
+        ws.slug
+    ))
 }

@@ -262,6 +262,7 @@ async fn workspace_deletion_stops_access_on_day_0_and_erases_after_the_grace_per
             switchboard_store::seed::SeedPlan {
                 conversations: 3,
                 messages: 12,
+                teams: 0,
                 now: env.app.state.clock.now(),
             },
         )

@@ -643,6 +643,7 @@ async fn bench_erase_workspace(
             switchboard_store::seed::SeedPlan {
                 conversations: n.div_ceil(10),
                 messages: n,
+                teams: 0,
                 now,
             },
         )

@@ -88,7 +88,9 @@ async fn serve(config: &Config, demo: bool, master_key: MasterKey, store: &Store
     let workers = switchboard_server::jobs::start(&state, stop_rx.clone())
         .await
         .context("cannot start the job workers")?;
-    let signals = tokio::spawn(wait_for_signals(stop_tx.clone()));
+    // Listening for signals starts here, before the "listening" line a script may answer
+    // with a SIGTERM at once; a handler installed later would let that signal kill us.
+    let signals = tokio::spawn(wait_for_signals(Signals::install(), stop_tx.clone()));
 
     // Tests and scripts read this line to learn the port when listening on port 0.
     output::line(format!("listening on http://{addr}"))?;
@@ -182,14 +184,14 @@ fn mailer(config: &Config) -> Result<Arc<dyn Mailer>> {
 }
 
 /// Flips `stop` on the first SIGINT or SIGTERM; exits the process on a second one.
-async fn wait_for_signals(stop: watch::Sender<bool>) {
-    let name = next_signal().await;
+async fn wait_for_signals(mut signals: Signals, stop: watch::Sender<bool>) {
+    let name = signals.next().await;
     tracing::info!(
         signal = name,
         "shutting down: finishing requests and jobs in hand"
     );
     let _ = stop.send(true);
-    let name = next_signal().await;
+    let name = signals.next().await;
     tracing::warn!(
         signal = name,
         "second signal: exiting now; interrupted jobs are retried after their lease"
@@ -197,28 +199,52 @@ async fn wait_for_signals(stop: watch::Sender<bool>) {
     std::process::exit(130);
 }
 
-#[cfg(unix)]
-pub(super) async fn next_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        _ => {
-            tracing::error!("cannot install signal handlers; stop with SIGKILL");
-            std::future::pending().await
-        }
-    }
+/// SIGTERM and SIGINT, caught from the moment `install` returns (it runs synchronously, so
+/// the caller can be sure of it before telling anyone it is up).
+pub(super) struct Signals {
+    #[cfg(unix)]
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-#[cfg(not(unix))]
-pub(super) async fn next_signal() -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "Ctrl-C"
+impl Signals {
+    #[cfg(unix)]
+    pub(super) fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            _ => {
+                tracing::error!("cannot install signal handlers; stop with SIGKILL");
+                None
+            }
+        };
+        Signals { handlers }
+    }
+
+    #[cfg(not(unix))]
+    pub(super) fn install() -> Signals {
+        Signals {}
+    }
+
+    /// The next signal's name.
+    #[cfg(unix)]
+    pub(super) async fn next(&mut self) -> &'static str {
+        match &mut self.handlers {
+            Some((term, int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(super) async fn next(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// Seeds the demo workspace once; later runs leave it alone. Returns what to print.

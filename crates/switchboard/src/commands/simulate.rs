@@ -25,10 +25,12 @@ pub async fn run(config: &Config, args: SimulateArgs) -> Result<()> {
     let simulator = Simulator::spawn(sim)
         .await
         .context("cannot start the simulator")?;
+    // Caught from here on, so a SIGTERM sent as soon as the line below is read stops us cleanly.
+    let mut signals = super::serve::Signals::install();
     // Tests and scripts read this line to learn the port when listening on port 0.
     output::line(format!("simulator listening on {}", simulator.url()))?;
     tracing::info!(addr = %simulator.addr(), target = %args.target, "simulating the platforms");
-    let signal = super::serve::next_signal().await;
+    let signal = signals.next().await;
     tracing::info!(signal, "stopping the simulator");
     simulator
         .shutdown()

@@ -1,6 +1,7 @@
 //! Privacy requests received by email or by hand: the requester's address and what they gave
-//! to be found by (on the request row), the contacts those identifiers match, and the
-//! verification codes sent to an identity the contact already has.
+//! to be found by (on the request row), the contacts those identifiers match (channel
+//! identities, the contact's own email and phone, a website chat), and the verification codes
+//! sent to an identity the contact already has (its known email, or one of its conversations).
 //!
 //! Invariants:
 //! - matching only proposes candidates; the subject is set by an operator's explicit choice
@@ -33,6 +34,9 @@ pub const NOTICE_JOB: &str = "privacy_notice";
 pub enum VerificationMethod {
     /// A code sent as a message through one of the contact's conversations.
     Conversation,
+    /// A code emailed to the address the contact already had (`contacts.email`) — never to
+    /// an address only the requester gave.
+    Email,
     /// The operator verified another way and recorded how (audited).
     Attested,
 }
@@ -41,6 +45,7 @@ impl VerificationMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             VerificationMethod::Conversation => "conversation",
+            VerificationMethod::Email => "email",
             VerificationMethod::Attested => "attested",
         }
     }
@@ -97,6 +102,7 @@ fn verification_from(row: &AnyRow) -> Result<Verification> {
         request_id: row.parsed("request_id")?,
         method: match method.as_str() {
             "conversation" => VerificationMethod::Conversation,
+            "email" => VerificationMethod::Email,
             "attested" => VerificationMethod::Attested,
             other => {
                 return Err(StoreError::Corrupt(format!(
@@ -119,6 +125,8 @@ fn verification_from(row: &AnyRow) -> Result<Verification> {
 pub struct MatchQuery {
     /// Digits only, country code included.
     pub phone: Option<String>,
+    /// An email address, compared case-insensitively with the contacts' own.
+    pub email: Option<String>,
     /// A platform's id for the person, or their username.
     pub channel_user_id: Option<String>,
     /// Widget connections whose allowed domains match what the requester named, and the
@@ -131,7 +139,7 @@ pub struct MatchQuery {
 pub struct Candidate {
     pub contact_id: ContactId,
     pub display_name: Option<String>,
-    /// `phone`, `channel_user_id`, `widget_chat`.
+    /// `phone`, `email`, `channel_user_id`, `widget_chat`.
     pub matched_by: Vec<&'static str>,
 }
 
@@ -156,6 +164,30 @@ impl Store {
             .await?;
             for r in &rows {
                 found.push((r.parsed("contact_id")?, "phone"));
+            }
+            // The number an agent recorded on the contact (stored `+` and digits).
+            let rows = sqlx::query(
+                "SELECT id FROM contacts WHERE workspace_id = $1 AND (phone = $2 OR phone = $3)",
+            )
+            .bind(ws.to_string())
+            .bind(phone)
+            .bind(format!("+{phone}"))
+            .fetch_all(&self.read)
+            .await?;
+            for r in &rows {
+                found.push((r.parsed("id")?, "phone"));
+            }
+        }
+        if let Some(email) = q.email.as_deref().filter(|e| !e.is_empty()) {
+            let rows = sqlx::query(
+                "SELECT id FROM contacts WHERE workspace_id = $1 AND LOWER(email) = $2",
+            )
+            .bind(ws.to_string())
+            .bind(email.to_lowercase())
+            .fetch_all(&self.read)
+            .await?;
+            for r in &rows {
+                found.push((r.parsed("id")?, "email"));
             }
         }
         if let Some(id) = q.channel_user_id.as_deref().filter(|p| !p.is_empty()) {

@@ -13,11 +13,15 @@
 //! Invariants:
 //! - the subject is never guessed: with no match or several, the request waits (clock paused)
 //!   for an operator to choose a contact;
-//! - a code goes only to an identity the contact already has — one of its conversations whose
-//!   channel is active and whose reply window allows a message now, never to a restricted
-//!   contact, never to the requester's address; when none can carry it the operator is told
-//!   why and may send later, name another conversation, or attest another verification with
-//!   a reason (audited);
+//! - candidates are the contacts whose channel identities, own email (case-insensitive) or own
+//!   phone match what the requester gave, or whose website chat matches the site and time;
+//! - a code goes only to an identity the contact already has — the email address recorded on
+//!   the contact (`contacts.email`) when there is one and the operator named no conversation,
+//!   else one of its conversations whose channel is active and whose reply window allows a
+//!   message now; never to a restricted contact, never to an address only the requester gave
+//!   (the requester's address receives a code only when it *is* the contact's known email);
+//!   when nothing can carry it the operator is told why and may send later, name another
+//!   conversation, or attest another verification with a reason (audited);
 //! - the code is stored only as SHA-256, expires after [`CODE_LIFETIME`], and allows
 //!   `MAX_ATTEMPTS` tries, each counted in a committed statement before comparing;
 //! - the request stays `awaiting_identity` (its clock paused, each pause audited by
@@ -332,6 +336,7 @@ async fn check(state: &AppState, ws: WorkspaceId, form: &IntakeForm) -> Result<C
         received,
         query: MatchQuery {
             phone,
+            email: email.as_ref().map(|e| e.as_str().to_lowercase()),
             channel_user_id,
             widget,
         },
@@ -365,12 +370,17 @@ pub async fn query_of(
         requester_email: "kept@example.invalid".into(),
         kind: "erase".into(),
         phone: text("phone"),
+        email: text("email"),
         channel_user_id: text("channel_user_id"),
         widget_domain: text("widget_domain"),
         chat_time: text("chat_time"),
         ..IntakeForm::default()
     };
-    if form.phone.is_none() && form.channel_user_id.is_none() && form.widget_domain.is_none() {
+    if form.phone.is_none()
+        && form.email.is_none()
+        && form.channel_user_id.is_none()
+        && form.widget_domain.is_none()
+    {
         return Ok(MatchQuery::default());
     }
     Ok(check(state, ws, &form).await?.query)
@@ -562,9 +572,32 @@ fn code_text(business: &str, code: &str) -> String {
     )
 }
 
-/// Sends a new code to the request's contact through `conversation` (else the first of its
-/// conversations that can carry a message now); an earlier code dies. When none can carry
-/// it, nothing is stored and the outcome says why.
+/// The email that carries a code to the contact's known address.
+fn code_email(business: &str, to: &str, code: &str) -> switchboard_mail::Email {
+    switchboard_mail::Email {
+        to: to.to_owned(),
+        subject: format!("{business}: your verification code"),
+        text: format!(
+            "Someone asked {business} about your personal data. If it was you, the \
+             verification code is {} — send it back to us as we asked in our email. It expires \
+             in 48 hours.\n\nIf it was not you, ignore this message: nothing happens without \
+             the code.\n",
+            shown(code)
+        ),
+    }
+}
+
+/// The stored form of a code: SHA-256 with a random salt kept beside it, so equal codes never
+/// share a hash.
+fn salted_hash(code: &str) -> String {
+    let salt = uuid::Uuid::new_v4().simple().to_string();
+    format!("{salt}${}", code_hash(&salt, code))
+}
+
+/// Sends a new code to the request's contact: by email to the address recorded on the
+/// contact when it has one and no conversation is named, else through `conversation` (or the
+/// first of its conversations that can carry a message now); an earlier code dies. When
+/// nothing can carry it, nothing is stored and the outcome says why.
 pub async fn send_code(
     state: &AppState,
     access: &WorkspaceAccess,
@@ -587,6 +620,13 @@ pub async fn send_code(
         body: code_text(&business, &code),
     };
     let now = state.clock.now();
+    if conversation.is_none() {
+        // An address the contact already had is an identity as good as a channel, and it
+        // reaches them whatever a channel's reply window says.
+        if let Some(known) = state.store.contact(ws, contact).await?.email {
+            return send_by_email(state, access, client, id, &business, &known, &code, now).await;
+        }
+    }
     let (chosen, note) = match conversation {
         Some(c) => {
             let owned = state.store.contact_conversation_ids(ws, contact).await?;
@@ -627,9 +667,7 @@ pub async fn send_code(
     };
     let target = state.store.reply_target(ws, conversation).await?;
     let expires = now + CODE_LIFETIME;
-    // The hash is salted with a random value kept beside it so equal codes never share one.
-    let salt = uuid::Uuid::new_v4().simple().to_string();
-    let hash = format!("{salt}${}", code_hash(&salt, &code));
+    let hash = salted_hash(&code);
     let mut tx = state.store.begin().await?;
     let message = tx
         .insert_outbound(
@@ -683,6 +721,67 @@ pub async fn send_code(
         method: Some(VerificationMethod::Conversation.as_str().into()),
         conversation_id: Some(conversation.to_string()),
         channel: Some(target.kind.display_name().into()),
+        expires_at: Some(crate::routes::workspaces::rfc3339(expires)),
+        note: None,
+    })
+}
+
+/// Emails a new code to `to`, the address recorded on the contact: the email is queued in the
+/// transaction that records the verification (the address and code live only in the job's
+/// payload, emptied once sent). The audit says a code went by email, not where.
+#[allow(clippy::too_many_arguments)]
+async fn send_by_email(
+    state: &AppState,
+    access: &WorkspaceAccess,
+    client: &ClientInfo,
+    id: PrivacyRequestId,
+    business: &str,
+    to: &str,
+    code: &str,
+    now: Timestamp,
+) -> Result<SendOutcome, ApiError> {
+    let ws = access.workspace_id;
+    let expires = now + CODE_LIFETIME;
+    let hash = salted_hash(code);
+    let mut tx = state.store.begin().await?;
+    crate::jobs::email::enqueue_in_workspace(&mut tx, ws, &code_email(business, to, code), now)
+        .await?;
+    let v = tx
+        .insert_verification(
+            ws,
+            id,
+            &NewVerification {
+                method: VerificationMethod::Email,
+                conversation_id: None,
+                code_hash: Some(&hash),
+                expires_at: expires,
+                created_by: access.actor.user_id(),
+            },
+            now,
+        )
+        .await?;
+    tx.record_audit(
+        &audit::with_details(
+            audit::by(access, client, "privacy.verification.sent").target(
+                "privacy_request",
+                id,
+                None,
+            ),
+            serde_json::json!({
+                "verification_id": v.id,
+                "method": VerificationMethod::Email.as_str(),
+                "expires_at": crate::routes::workspaces::rfc3339(expires),
+            }),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SendOutcome {
+        sent: true,
+        method: Some(VerificationMethod::Email.as_str().into()),
+        conversation_id: None,
+        channel: Some("email".into()),
         expires_at: Some(crate::routes::workspaces::rfc3339(expires)),
         note: None,
     })
@@ -809,7 +908,7 @@ fn check_usable(v: &Verification, now: Timestamp) -> Result<(), ApiError> {
             message: "This request's identity is already verified.".into(),
         });
     }
-    if v.method != VerificationMethod::Conversation {
+    if v.method == VerificationMethod::Attested {
         return Err(ApiError::Conflict {
             code: "no_code_sent",
             message: "No code was sent for this request.".into(),

@@ -32,7 +32,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 pub struct CandidateView {
     pub contact_id: String,
     pub display_name: Option<String>,
-    /// Which identifiers matched: `phone`, `channel_user_id`, `widget_chat`.
+    /// Which identifiers matched: `phone`, `email`, `channel_user_id`, `widget_chat`.
     pub matched_by: Vec<String>,
 }
 
@@ -49,7 +49,8 @@ impl From<&Candidate> for CandidateView {
 #[derive(serde::Serialize, ToSchema)]
 pub struct VerificationView {
     pub id: String,
-    /// `conversation` (a code sent through the contact's channel) or `attested`.
+    /// `conversation` (a code sent through the contact's channel), `email` (a code sent to
+    /// the address recorded on the contact) or `attested`.
     pub method: String,
     pub conversation_id: Option<String>,
     pub attempts: i64,

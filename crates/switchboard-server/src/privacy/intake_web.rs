@@ -149,7 +149,12 @@ async fn record(
 }
 
 fn sent_notice(v: &SendOutcome) -> String {
-    if v.sent {
+    if v.sent && v.method.as_deref() == Some("email") {
+        format!(
+            "A verification code was emailed to the address recorded on the contact. It expires at {}.",
+            v.expires_at.as_deref().unwrap_or("")
+        )
+    } else if v.sent {
         format!(
             "A verification code was sent to the contact through {}. It expires at {}.",
             v.channel.as_deref().unwrap_or("their channel"),

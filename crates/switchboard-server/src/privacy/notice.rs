@@ -72,8 +72,8 @@ pub fn render(
             format!(
                 "We received your request {} on {} (reference {}).\n\n\
                  Before we act on it we make sure it comes from you: we are sending a \
-                 verification code through a channel you have already used to talk to \
-                 {business}. Please send that code back to us {write_to}.\n\n\
+                 verification code to an email address or through a channel {business} \
+                 already knows for you. Please send that code back to us {write_to}.\n\n\
                  We will answer by {} at the latest; the days we wait for your code are added \
                  to that date.\n{status}",
                 asked_for(r.kind),

@@ -18,6 +18,7 @@ channel_tests!(
     waiting_for_identity_pauses_the_clock_and_moves_the_deadline,
     ambiguous_or_missing_matches_are_never_guessed,
     a_contact_no_channel_can_reach_is_verified_another_way,
+    a_contact_known_by_email_or_phone_is_matched_and_gets_the_code_by_email,
     a_website_chat_is_found_by_site_and_time_and_verified_on_the_settings_pages,
     holidays_move_deadlines_of_open_and_new_requests,
     digest_goes_once_a_day_to_the_admins_of_workspaces_with_requests_due,
@@ -461,6 +462,137 @@ async fn ambiguous_or_missing_matches_are_never_guessed(env: Env) {
         (status, e["error"]["code"].clone()),
         (422, json!("identifier_required"))
     );
+}
+
+const KNOWN_EMAIL: &str = "ada.known@shop-customer.example";
+
+/// The verification code in the emails sent to `to`.
+fn codes_mailed(env: &Env, to: &str) -> Vec<String> {
+    mails_to(env, to)
+        .into_iter()
+        .filter_map(|(_, text)| {
+            let at = text.find("verification code is ")?;
+            Some(text[at + 21..at + 30].to_owned())
+        })
+        .collect()
+}
+
+async fn a_contact_known_by_email_or_phone_is_matched_and_gets_the_code_by_email(env: Env) {
+    env.connect_all().await;
+    customer_writes(
+        &env,
+        "whatsapp",
+        WA_PHONE,
+        WA_CUSTOMER,
+        "known by email 5150",
+    )
+    .await;
+    let (_, list) = api(
+        &env,
+        Method::GET,
+        &format!("/api/v1/contacts?q={WA_CUSTOMER}"),
+        None,
+    )
+    .await;
+    let contact = list["data"][0]["id"].as_str().unwrap().to_owned();
+    // An agent recorded the customer's email on the contact.
+    let (status, v) = api(
+        &env,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{contact}"),
+        Some(json!({ "email": KNOWN_EMAIL })),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    // A contact with only a phone number an agent typed in (no channel identity, no email).
+    let (status, phoned) = api(
+        &env,
+        Method::POST,
+        "/api/v1/contacts",
+        Some(json!({ "display_name": "Bo Phoned", "phone": "+44 7700 900123" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{phoned}");
+
+    // The email given as an identifier matches the contact's own, whatever its case.
+    let v = intake(
+        &env,
+        json!({"requester_email": REQUESTER, "kind": "erase", "email": "Ada.Known@Shop-Customer.EXAMPLE"}),
+    )
+    .await;
+    let id = v["request"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["candidates"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["candidates"][0]["contact_id"], contact.as_str());
+    assert_eq!(v["candidates"][0]["matched_by"], json!(["email"]));
+    assert_eq!(v["verification"]["sent"], true, "{v}");
+    assert_eq!(v["verification"]["method"], "email", "{v}");
+    assert!(v["verification"]["conversation_id"].is_null());
+
+    env.app.drain_jobs().await;
+    // The code went to the address the contact already had, not through the channel and
+    // not to the requester (who only gets the acknowledgement).
+    assert!(codes_sent(&env).await.is_empty());
+    assert!(codes_mailed(&env, REQUESTER).is_empty());
+    assert_eq!(mails_to(&env, REQUESTER).len(), 1);
+    let codes = codes_mailed(&env, KNOWN_EMAIL);
+    assert_eq!(codes.len(), 1, "{:?}", mails_to(&env, KNOWN_EMAIL));
+    let (_, stored) = api(
+        &env,
+        Method::GET,
+        &format!("/api/v1/privacy/intake/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(stored["verifications"][0]["method"], "email", "{stored}");
+    assert!(!stored.to_string().contains(&codes[0]));
+
+    let (status, wrong) = verify(&env, &id, "AAAA-AAAA").await;
+    assert_eq!(status, 422, "{wrong}");
+    let (status, ok) = verify(&env, &id, &codes[0]).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["request"]["state"], "in_progress");
+    env.app.drain_jobs().await;
+    assert_eq!(request(&env, &id).await["state"], "completed");
+    assert!(
+        columns_containing(&env.app.store, "known by email 5150")
+            .await
+            .is_empty()
+    );
+    let done = mails_to(&env, REQUESTER);
+    assert_eq!(done.len(), 2, "{done:?}");
+    assert!(done[1].0.contains("is complete"), "{done:?}");
+
+    // The phone an agent recorded on a contact matches too; with no email and no
+    // conversation nothing can carry a code, and none goes to the requester instead.
+    let v = intake(
+        &env,
+        json!({"requester_email": REQUESTER, "kind": "export", "phone": "+44 (7700) 900-123"}),
+    )
+    .await;
+    assert_eq!(v["candidates"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["candidates"][0]["contact_id"], phoned["id"]);
+    assert_eq!(v["candidates"][0]["matched_by"], json!(["phone"]));
+    assert_eq!(v["verification"]["sent"], false, "{v}");
+    env.app.drain_jobs().await;
+    assert!(codes_mailed(&env, REQUESTER).is_empty());
+
+    // When the requester writes from the contact's known address, that is where the code goes.
+    let (status, v) = api(
+        &env,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{}", phoned["id"].as_str().unwrap()),
+        Some(json!({ "email": "bo@phoned.example" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let v = intake(
+        &env,
+        json!({"requester_email": "Bo@Phoned.example", "kind": "export", "email": "bo@phoned.example"}),
+    )
+    .await;
+    assert_eq!(v["verification"]["method"], "email", "{v}");
+    env.app.drain_jobs().await;
+    assert_eq!(codes_mailed(&env, "bo@phoned.example").len(), 1);
 }
 
 async fn a_contact_no_channel_can_reach_is_verified_another_way(env: Env) {

@@ -291,6 +291,8 @@ fn filter_sql(filter: &ContactFilter, args: &mut Vec<String>) -> String {
         args.push(value);
         sql.push_str(&template.replace("$?", &format!("${}", args.len())));
     };
+    // A substring has no index to walk; the identities are matched once, uncorrelated (the
+    // database builds the set of matching contacts), not once per contact scanned.
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = q
             .to_lowercase()
@@ -302,7 +304,8 @@ fn filter_sql(filter: &ContactFilter, args: &mut Vec<String>) -> String {
             " AND (LOWER(COALESCE(c.display_name, '')) LIKE $? ESCAPE '\\' \
              OR LOWER(COALESCE(c.email, '')) LIKE $? ESCAPE '\\' \
              OR COALESCE(c.phone, '') LIKE $? ESCAPE '\\' \
-             OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id \
+             OR c.id IN (SELECT i.contact_id FROM contact_identities i \
+               WHERE i.workspace_id = $1 \
                AND (LOWER(i.external_id) LIKE $? ESCAPE '\\' \
                  OR LOWER(COALESCE(i.username, '')) LIKE $? ESCAPE '\\' \
                  OR LOWER(COALESCE(i.phone, '')) LIKE $? ESCAPE '\\')))",

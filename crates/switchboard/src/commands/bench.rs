@@ -547,6 +547,11 @@ struct InboxReport {
     /// Message search (every word, the last as a prefix), 50 newest hits.
     search_p50_ms: f64,
     search_p99_ms: f64,
+    /// The contact list (50, newest first): the first page, a deep page from a keyset cursor,
+    /// and a search by part of a name or platform id (no index helps a substring: the worst case).
+    contacts_p99_ms: f64,
+    contacts_deep_p99_ms: f64,
+    contacts_search_p99_ms: f64,
 }
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -692,7 +697,34 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
         store.search_messages(ws, q, 50).await?;
         search.push(time(t));
     }
+    let every = switchboard_store::contacts::ContactFilter::default();
+    let mut contacts = Vec::new();
+    let mut contacts_deep = Vec::new();
+    let mut contacts_search = Vec::new();
+    for r in 0..rounds {
+        let t = Instant::now();
+        store.contact_page(ws, &every, None, 50).await?;
+        contacts.push(time(t));
+        let pick = ids
+            .get((ids.len() / 2 + r as usize * 997) % ids.len().max(1))
+            .copied()
+            .context("no conversations seeded")?;
+        let after = store.conversation(ws, pick).await?.contact_id;
+        let t = Instant::now();
+        store.contact_page(ws, &every, Some(after), 50).await?;
+        contacts_deep.push(time(t));
+        let search = switchboard_store::contacts::ContactFilter {
+            q: Some(format!("{}", 1000 + r * 37)),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        store.contact_page(ws, &search, None, 50).await?;
+        contacts_search.push(time(t));
+    }
     let report = InboxReport {
+        contacts_p99_ms: percentile(&mut contacts, 0.99),
+        contacts_deep_p99_ms: percentile(&mut contacts_deep, 0.99),
+        contacts_search_p99_ms: percentile(&mut contacts_search, 0.99),
         backend: scratch.backend,
         conversations: args.conversations,
         messages: args.messages,
@@ -721,7 +753,8 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
              list (one team): p50 {:.1} ms, p99 {:.1} ms\n  \
              list (my teams): p50 {:.1} ms, p99 {:.1} ms\n  \
              open a conversation: p50 {:.1} ms, p99 {:.1} ms\n  \
-             search: p50 {:.1} ms, p99 {:.1} ms",
+             search: p50 {:.1} ms, p99 {:.1} ms\n  \
+             contacts: first page p99 {:.1} ms, deep page p99 {:.1} ms, search p99 {:.1} ms",
             report.backend,
             report.conversations,
             report.messages,
@@ -738,7 +771,10 @@ pub async fn inbox(args: crate::cli::BenchInboxArgs) -> Result<()> {
             report.open_p50_ms,
             report.open_p99_ms,
             report.search_p50_ms,
-            report.search_p99_ms
+            report.search_p99_ms,
+            report.contacts_p99_ms,
+            report.contacts_deep_p99_ms,
+            report.contacts_search_p99_ms
         ))
     }
 }

@@ -58,6 +58,11 @@ pub enum SubjectKind {
 pub struct SubjectLink {
     pub subject: SubjectKind,
     pub column: &'static str,
+    /// For a table whose erasure anonymises: the columns that are this subject's, when they
+    /// are fewer than the table's list (`None`: the whole list). A privacy request names the
+    /// operator who typed it in; erasing that operator clears who they were, never the
+    /// requester's address or the identifiers the open request still needs.
+    pub clears: Option<&'static [&'static str]>,
 }
 
 /// What erasing a subject does to a linked row.
@@ -161,7 +166,24 @@ const fn col(name: &'static str, category: Category) -> Column {
 }
 
 const fn link(subject: SubjectKind, column: &'static str) -> SubjectLink {
-    SubjectLink { subject, column }
+    SubjectLink {
+        subject,
+        column,
+        clears: None,
+    }
+}
+
+/// A link whose subject owns only `clears` of the table's anonymised columns.
+const fn link_clearing(
+    subject: SubjectKind,
+    column: &'static str,
+    clears: &'static [&'static str],
+) -> SubjectLink {
+    SubjectLink {
+        subject,
+        column,
+        clears: Some(clears),
+    }
 }
 
 use crate::retention::RetentionClass;
@@ -941,7 +963,7 @@ pub static TABLES: &[Table] = &[
         purpose: "Data-subject requests (erase, export, restrict, object, rectify): their state, deadlines, erasure progress and the receipt that proves what was done.",
         links: &[
             link(Workspace, "workspace_id"),
-            link(PlatformUser, "created_by"),
+            link_clearing(PlatformUser, "created_by", &["created_by"]),
         ],
         // The request is the proof that a subject's rights were answered: it stays (no
         // identifiers of the subject in it, only ids and hashes), but who typed it in does not,

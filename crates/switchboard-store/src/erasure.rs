@@ -199,6 +199,9 @@ impl Filter {
 struct Step {
     table: &'static Table,
     filter: Filter,
+    /// The columns this subject owns when the table anonymises fewer than its whole list
+    /// for it (`SubjectLink::clears`).
+    clears: Option<&'static [&'static str]>,
 }
 
 /// The filters that find `table`'s rows for `subject`: its own links, else its references to
@@ -395,7 +398,19 @@ impl Store {
         let mut steps = Vec::new();
         for table in children_first(&fks) {
             for filter in filters_for(table, subject, 0) {
-                steps.push(Step { table, filter });
+                let clears = match &filter {
+                    Filter::Column(column) => table
+                        .links
+                        .iter()
+                        .find(|l| l.subject == subject && l.column == *column)
+                        .and_then(|l| l.clears),
+                    _ => None,
+                };
+                steps.push(Step {
+                    table,
+                    filter,
+                    clears,
+                });
             }
         }
         Ok(steps)
@@ -668,6 +683,7 @@ impl Store {
                 n
             }
             (_, ErasureAction::Anonymise { columns }) => {
+                let columns = step.clears.unwrap_or(columns);
                 let mut sql = Sql::default();
                 let cond = sql.condition(table, &step.filter, part);
                 let any_left: Vec<String> =
@@ -811,7 +827,7 @@ impl Store {
             for step in self.steps_for(subject).await? {
                 let columns: Vec<&str> = match step.table.erasure {
                     ErasureAction::Delete => step.table.columns.iter().map(|c| c.name).collect(),
-                    ErasureAction::Anonymise { columns } => columns.to_vec(),
+                    ErasureAction::Anonymise { columns } => step.clears.unwrap_or(columns).to_vec(),
                     _ => Vec::new(),
                 };
                 if matches!(step.filter, Filter::Json { .. }) {

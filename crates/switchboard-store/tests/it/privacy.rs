@@ -28,6 +28,7 @@ backend_tests!(
     residue_scan_finds_what_is_left,
     request_moves_only_by_the_state_machine,
     platform_user_loses_access_at_once_and_is_erased,
+    erasing_the_operator_who_recorded_a_request_keeps_what_the_request_needs,
 );
 
 /// What the canary contact holds: each value unique in the database.
@@ -643,4 +644,78 @@ async fn platform_user_loses_access_at_once_and_is_erased(store: Store) {
     let kept = store.privacy_request(f.ws, r.id).await.unwrap();
     assert_eq!(kept.state, RequestState::Completed);
     assert_eq!(kept.created_by, None);
+}
+
+async fn erasing_the_operator_who_recorded_a_request_keeps_what_the_request_needs(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let operator = crate::user(&store, "operator.leaving@example.com").await;
+    let new_request = |kind, subject_kind, subject_id: String, by| NewPrivacyRequest {
+        workspace_id: Some(f.ws),
+        kind,
+        source: RequestSource::ManualIntake,
+        regime: Regime::Gdpr,
+        subject_kind,
+        subject_id: Some(subject_id),
+        subject_key_hash: None,
+        source_ref: None,
+        confirmation_code: None,
+        needs_review: false,
+        plan: serde_json::json!({}),
+        created_by: Some(by),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.add_member(f.ws, operator, switchboard_core::Role::Admin, t0())
+        .await
+        .unwrap();
+    // The operator records a customer's request received by email...
+    let customers = tx
+        .insert_privacy_request(
+            &new_request(
+                RequestKind::Export,
+                SubjectKind::Contact,
+                switchboard_core::ContactId::new().to_string(),
+                operator,
+            ),
+            NewAuditEvent::new("x"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.set_request_intake(
+        f.ws,
+        customers.id,
+        "customer.asking@example.net",
+        &serde_json::json!({"phone": "+15550001234"}),
+        t0(),
+    )
+    .await
+    .unwrap();
+    // ...then leaves and has their own account erased.
+    let theirs = tx
+        .insert_privacy_request(
+            &new_request(
+                RequestKind::Erase,
+                SubjectKind::PlatformUser,
+                operator.to_string(),
+                operator,
+            ),
+            NewAuditEvent::new("x"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let clock = clock();
+    let outcome = store
+        .run_erasure(theirs.id, &env(&f, dir.path(), &clock))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Completed(_)), "{outcome:?}");
+    // The customer's request no longer says who typed it in, but still knows whom to answer.
+    let kept = store.privacy_request(f.ws, customers.id).await.unwrap();
+    assert_eq!(kept.created_by, None);
+    let (email, details) = store.request_intake(f.ws, customers.id).await.unwrap();
+    assert_eq!(email.as_deref(), Some("customer.asking@example.net"));
+    assert_eq!(details.unwrap()["phone"], "+15550001234");
 }

@@ -36,8 +36,8 @@ mod privacy_contacts;
 mod privacy_intake;
 mod privacy_retention;
 mod seed;
-mod teams_api;
 mod self_service;
+mod teams_api;
 mod tenancy_invitations;
 mod tenancy_members;
 mod tenancy_workspaces;
@@ -46,5 +46,6 @@ mod webhooks_inbound;
 mod webhooks_outbound;
 mod webhooks_signatures;
 mod widget;
+mod widget_prechat;
 
 pub use harness::TestApp;

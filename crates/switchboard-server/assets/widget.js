@@ -115,19 +115,16 @@ function switchboardWidget(config) {
   var log = el("div", { class: "log", role: "log", "aria-live": "polite" });
   if (config.greeting) log.appendChild(el("div", { class: "msg greeting" }, config.greeting));
   var status = el("p", { class: "notice", role: "status" });
-  var prechatMode = config.prechat_email === "required" || config.prechat_email === "optional"
-    ? config.prechat_email : "off";
+  var prechatMode = "off";
   var prechat = el("div", { class: "prechat" });
   var emailId = "sb-email";
-  prechat.appendChild(el("label", { for: emailId },
-    prechatMode === "required" ? "Your email (required to start the chat)"
-      : "Your email (optional, so we can answer you later)"));
+  var emailLabel = el("label", { for: emailId });
+  prechat.appendChild(emailLabel);
   var emailInput = el("input", { id: emailId, type: "email", name: "email", autocomplete: "email",
     maxlength: "254", inputmode: "email" });
-  if (prechatMode === "required") emailInput.setAttribute("aria-required", "true");
   prechat.appendChild(emailInput);
   // Shown only to a visitor who has not written yet, and only when the widget asks.
-  prechat.hidden = prechatMode === "off";
+  prechat.hidden = true;
   var form = el("form", {});
   var inputId = "sb-input";
   form.appendChild(el("label", { for: inputId, class: "hidden" }, "Message"));
@@ -188,6 +185,7 @@ function switchboardWidget(config) {
   var generation = 0;
   var lastBusiness = null;
   var lastRead = null;
+  var wrote = false; // the visitor wrote since this page loaded
 
   function say(text) {
     status.textContent = text || "";
@@ -196,6 +194,16 @@ function switchboardWidget(config) {
   // Whether the email field is in front of the visitor (they have not written yet).
   function asking() {
     return !prechat.hidden;
+  }
+
+  // The script is cached for a day, so the session's answer has the last word on the mode.
+  function setPrechatMode(mode) {
+    prechatMode = mode === "required" || mode === "optional" ? mode : "off";
+    emailLabel.textContent = prechatMode === "required"
+      ? "Your email (required to start the chat)"
+      : "Your email (optional, so we can answer you later)";
+    if (prechatMode === "required") emailInput.setAttribute("aria-required", "true");
+    else emailInput.removeAttribute("aria-required");
   }
 
   function showPrechat(on) {
@@ -212,6 +220,7 @@ function switchboardWidget(config) {
     emailInput.focus();
     return true;
   }
+  setPrechatMode(config.prechat_email);
   showPrechat(true);
 
   function keepToken(value) {
@@ -398,10 +407,11 @@ function switchboardWidget(config) {
     else input.focus();
     startSession().then(function (s) {
       say("");
+      var focused = root.activeElement === emailInput;
+      if (s.widget) setPrechatMode(s.widget.prechat_email);
+      showPrechat(!s.has_conversation && !wrote);
+      if (focused && !asking()) input.focus();
       if (s.has_conversation) {
-        var focused = root.activeElement === emailInput;
-        showPrechat(false);
-        if (focused) input.focus();
         load(0).then(poll, function (e) {
           say(e.message);
         });
@@ -446,6 +456,7 @@ function switchboardWidget(config) {
       .then(function (sent) {
         pending.remove();
         render(sent.message);
+        wrote = true;
         showPrechat(false);
         say("");
         poll();
@@ -484,6 +495,7 @@ function switchboardWidget(config) {
       .then(function (sent) {
         pending.remove();
         render(sent.message);
+        wrote = true;
         showPrechat(false);
         say("");
         poll();
@@ -557,6 +569,7 @@ function switchboardWidget(config) {
       confirmBox.hidden = true;
       // A new message starts a new, separate conversation (asking for the email again).
       emailInput.value = "";
+      wrote = false;
       showPrechat(true);
       say("Your conversation was deleted.");
     }, function (e) {

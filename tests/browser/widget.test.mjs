@@ -2,8 +2,10 @@
 // on another origin (a tiny server started here, on its own 127.0.0.1 port, with a strict CSP
 // and hostile CSS) embeds the widget with one script tag; the visitor writes; the test answers
 // as an agent through the API; the visitor sees the reply without a reload, and it is marked
-// read. Then the visitor deletes the conversation. The same page on an origin the widget does
-// not allow (localhost instead of 127.0.0.1) gets a refusal.
+// read. Then the visitor deletes the conversation. With the pre-chat email required, a new
+// visitor is asked for their email (by a labelled field that gets the focus back when the
+// server refuses) and the address lands on their contact. The same page on an origin the
+// widget does not allow (localhost instead of 127.0.0.1) gets a refusal.
 //
 // Run it through ./run.sh, which starts a server and sets BASE_URL and WIDGET_API_TOKEN (an
 // admin token of a workspace made for this test). A screenshot of the answered chat goes to
@@ -163,6 +165,45 @@ async function flow(page) {
   expect(stored === null, 'the visitor token is forgotten');
 }
 
+// The operator requires the email before the chat: the field is there, labelled; a message
+// without it or with a bad one is refused with the focus on the field; a good one is saved.
+async function prechat(page) {
+  const set = await api('PATCH', `/api/v1/channels/${connectionId}`, { prechat_email: 'required' });
+  expect(set.status === 200, `PATCH answered ${set.status} ${JSON.stringify(set.body)}`);
+  await page.goto(`${hostOrigin}/`);
+  await page.getByRole('button', { name: 'Chat with us' }).click();
+  const email = page.getByLabel('Your email (required to start the chat)');
+  await email.waitFor();
+  const focusedId = () =>
+    page.evaluate(() => {
+      const root = document.querySelector('[data-switchboard-widget]').shadowRoot;
+      return root.activeElement ? root.activeElement.id : null;
+    });
+  await page.getByLabel('Message').fill('Can I order a birthday cake?');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Enter your email address' }).waitFor();
+  expect((await focusedId()) === 'sb-email', 'the focus is on the email field');
+  await email.fill('not-an-email');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'name@example.com' }).waitFor();
+  expect((await focusedId()) === 'sb-email', 'the focus is back on the email field');
+  expect((await email.getAttribute('aria-invalid')) === 'true', 'the field is marked invalid');
+  await email.fill('Cake.Lover@Example.com');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await page.locator('.msg.visitor:not(.pending)', { hasText: 'Can I order a birthday cake?' }).waitFor();
+  await email.waitFor({ state: 'hidden' });
+
+  const conversation = await eventually('the conversation', async () => {
+    const r = await api('GET', `/api/v1/conversations?connection_id=${connectionId}`);
+    return r.status === 200 && r.body.data.length === 1 ? r.body.data[0] : null;
+  });
+  const contact = await api('GET', `/api/v1/contacts/${conversation.contact_id}`);
+  expect(
+    contact.body.email === 'cake.lover@example.com',
+    `the contact's email is ${contact.body.email}`
+  );
+}
+
 // The same site under another origin (localhost is not 127.0.0.1) is refused by CORS.
 async function refused(page) {
   await page.goto(`http://localhost:${port}/`);
@@ -189,6 +230,7 @@ const browser = await chromium.launch({
 let failed = false;
 for (const [name, step] of [
   ['a visitor writes, an agent answers, the visitor sees it live and deletes it', flow],
+  ['a required pre-chat email is asked for, checked and saved on the contact', prechat],
   ['a page on an origin the widget does not allow is refused', refused],
 ]) {
   const page = await browser.newPage();

@@ -1,5 +1,6 @@
 // Switchboard's website chat widget. Served by GET /widget/{key}.js, which wraps this file in
-// a function scope and calls switchboardWidget({key, api, name, colour, greeting}).
+// a function scope and calls switchboardWidget({key, api, name, colour, greeting,
+// prechat_email}).
 //
 // It draws a launcher button and a chat panel inside a shadow root, so the host page's CSS
 // cannot reach it and its CSS cannot leak out. Styles are a constructed stylesheet and the DOM
@@ -10,6 +11,11 @@
 // The visitor is anonymous: a random token from POST session, kept in this site's
 // localStorage. New replies arrive by long-polling GET messages?wait=25, which the server
 // answers as soon as an agent's reply is stored.
+//
+// Pre-chat email: when the widget asks for one (prechat_email "optional" or "required"), a
+// visitor who has not written yet sees a labelled email field above the message box; the
+// address travels with their first message and the server checks it (a refusal names the
+// field, and the widget puts the focus back on it).
 
 /* exported switchboardWidget */
 function switchboardWidget(config) {
@@ -31,7 +37,8 @@ function switchboardWidget(config) {
     ".launcher { background: var(--sb-colour); color: #fff; border: 0; border-radius: 999px;",
     "  padding: 12px 20px; font: inherit; font-weight: 600; cursor: pointer;",
     "  box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
-    ".launcher:focus-visible, button:focus-visible, textarea:focus-visible {",
+    ".launcher:focus-visible, button:focus-visible, textarea:focus-visible,",
+    "input:focus-visible {",
     "  outline: 3px solid #111827; outline-offset: 2px; }",
     ".panel { display: flex; flex-direction: column; width: 340px; max-width: calc(100vw - 40px);",
     "  height: 480px; max-height: calc(100vh - 40px); background: #fff; border-radius: 12px;",
@@ -68,6 +75,12 @@ function switchboardWidget(config) {
     "button.attach { background: none; border: 1px solid #d1d5db; border-radius: 8px;",
     "  padding: 0 10px; font: inherit; cursor: pointer; }",
     "input.file { display: none; }",
+    ".prechat { display: flex; flex-direction: column; gap: 4px; padding: 8px 10px 0;",
+    "  border-top: 1px solid #e5e7eb; font-size: 13px; }",
+    ".prechat[hidden] { display: none; }",
+    ".prechat input { font: inherit; padding: 6px 8px; border: 1px solid #d1d5db;",
+    "  border-radius: 8px; }",
+    ".prechat input[aria-invalid=true] { border-color: #b91c1c; }",
     ".confirm { padding: 8px 10px; background: #fef2f2; font-size: 13px; display: flex;",
     "  flex-wrap: wrap; gap: 6px; align-items: center; }",
   ].join("\n");
@@ -102,6 +115,16 @@ function switchboardWidget(config) {
   var log = el("div", { class: "log", role: "log", "aria-live": "polite" });
   if (config.greeting) log.appendChild(el("div", { class: "msg greeting" }, config.greeting));
   var status = el("p", { class: "notice", role: "status" });
+  var prechatMode = "off";
+  var prechat = el("div", { class: "prechat" });
+  var emailId = "sb-email";
+  var emailLabel = el("label", { for: emailId });
+  prechat.appendChild(emailLabel);
+  var emailInput = el("input", { id: emailId, type: "email", name: "email", autocomplete: "email",
+    maxlength: "254", inputmode: "email" });
+  prechat.appendChild(emailInput);
+  // Shown only to a visitor who has not written yet, and only when the widget asks.
+  prechat.hidden = true;
   var form = el("form", {});
   var inputId = "sb-input";
   form.appendChild(el("label", { for: inputId, class: "hidden" }, "Message"));
@@ -137,6 +160,7 @@ function switchboardWidget(config) {
   panel.appendChild(head);
   panel.appendChild(log);
   panel.appendChild(status);
+  panel.appendChild(prechat);
   panel.appendChild(form);
   panel.appendChild(menu);
   panel.appendChild(confirmBox);
@@ -161,10 +185,43 @@ function switchboardWidget(config) {
   var generation = 0;
   var lastBusiness = null;
   var lastRead = null;
+  var wrote = false; // the visitor wrote since this page loaded
 
   function say(text) {
     status.textContent = text || "";
   }
+
+  // Whether the email field is in front of the visitor (they have not written yet).
+  function asking() {
+    return !prechat.hidden;
+  }
+
+  // The script is cached for a day, so the session's answer has the last word on the mode.
+  function setPrechatMode(mode) {
+    prechatMode = mode === "required" || mode === "optional" ? mode : "off";
+    emailLabel.textContent = prechatMode === "required"
+      ? "Your email (required to start the chat)"
+      : "Your email (optional, so we can answer you later)";
+    if (prechatMode === "required") emailInput.setAttribute("aria-required", "true");
+    else emailInput.removeAttribute("aria-required");
+  }
+
+  function showPrechat(on) {
+    prechat.hidden = !on || prechatMode === "off";
+    // A file carries no email: a visitor who must give one writes a message first.
+    attach.disabled = asking() && prechatMode === "required";
+    emailInput.removeAttribute("aria-invalid");
+  }
+
+  function emailRefused(e) {
+    if (e.code !== "email_required" && e.code !== "invalid_email") return false;
+    showPrechat(true);
+    emailInput.setAttribute("aria-invalid", "true");
+    emailInput.focus();
+    return true;
+  }
+  setPrechatMode(config.prechat_email);
+  showPrechat(true);
 
   function keepToken(value) {
     token = value;
@@ -346,9 +403,14 @@ function switchboardWidget(config) {
     panel.hidden = false;
     launcher.hidden = true;
     launcher.setAttribute("aria-expanded", "true");
-    input.focus();
+    if (asking()) emailInput.focus();
+    else input.focus();
     startSession().then(function (s) {
       say("");
+      var focused = root.activeElement === emailInput;
+      if (s.widget) setPrechatMode(s.widget.prechat_email);
+      showPrechat(!s.has_conversation && !wrote);
+      if (focused && !asking()) input.focus();
       if (s.has_conversation) {
         load(0).then(poll, function (e) {
           say(e.message);
@@ -373,6 +435,16 @@ function switchboardWidget(config) {
     var text = input.value.trim();
     if (!text) return;
     var body = { id: randomId(), text: text };
+    if (asking()) {
+      var email = emailInput.value.trim();
+      if (!email && prechatMode === "required") {
+        emailInput.setAttribute("aria-invalid", "true");
+        say("Enter your email address to start the chat.");
+        emailInput.focus();
+        return;
+      }
+      if (email) body.email = email;
+    }
     var pending = el("div", { class: "msg visitor pending" }, text);
     log.appendChild(pending);
     log.scrollTop = log.scrollHeight;
@@ -384,12 +456,15 @@ function switchboardWidget(config) {
       .then(function (sent) {
         pending.remove();
         render(sent.message);
+        wrote = true;
+        showPrechat(false);
         say("");
         poll();
       }, function (e) {
         pending.remove();
         input.value = text;
         say(e.message || "Your message could not be sent; try again.");
+        emailRefused(e);
       });
   });
   attach.addEventListener("click", function () {
@@ -420,11 +495,14 @@ function switchboardWidget(config) {
       .then(function (sent) {
         pending.remove();
         render(sent.message);
+        wrote = true;
+        showPrechat(false);
         say("");
         poll();
       }, function (e) {
         pending.remove();
         say(e.message || "The file could not be sent; try again.");
+        emailRefused(e);
       });
   });
   input.addEventListener("keydown", function (event) {
@@ -489,7 +567,10 @@ function switchboardWidget(config) {
       lastBusiness = null;
       lastRead = null;
       confirmBox.hidden = true;
-      // A new message starts a new, separate conversation.
+      // A new message starts a new, separate conversation (asking for the email again).
+      emailInput.value = "";
+      wrote = false;
+      showPrechat(true);
       say("Your conversation was deleted.");
     }, function (e) {
       confirmBox.hidden = true;

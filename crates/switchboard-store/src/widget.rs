@@ -9,13 +9,17 @@
 //!   messages are ingested through the same contact-by-identity path as every platform's;
 //! - [`Tx::erase_widget_visitor`] deletes the visitor's messages, conversations, opt-ins and
 //!   identity on that widget (and the contact when it has no other identity), and the visitor
-//!   row itself, so the token stops working in the same transaction.
+//!   row itself, so the token stops working in the same transaction;
+//! - the email a visitor gives before the chat ([`Tx::give_widget_visitor_email`]) fills the
+//!   contact's email only while it has none: an address an agent recorded is never replaced.
 
 use crate::row::{RowExt, ms};
 use crate::webhooks::WebhookEventType;
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
-use switchboard_core::{ConnectionId, ContactId, Timestamp, WidgetVisitorId, WorkspaceId};
+use switchboard_core::{
+    ConnectionId, ContactId, EmailAddress, Timestamp, WidgetVisitorId, WorkspaceId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WidgetVisitor {
@@ -101,6 +105,36 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(())
+    }
+
+    /// The email the visitor gave before the chat, stored as their contact's email in the
+    /// transaction that stores their message, but only when the contact has none (an agent's
+    /// address is kept: `false` says it was). A contact that existed before this message
+    /// (`created` false) gets a `contact.updated` webhook when it changed.
+    pub async fn give_widget_visitor_email(
+        &mut self,
+        ws: WorkspaceId,
+        contact: ContactId,
+        email: &EmailAddress,
+        created: bool,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let saved = sqlx::query(
+            "UPDATE contacts SET email = $3, updated_at = $4 \
+             WHERE workspace_id = $1 AND id = $2 AND email IS NULL",
+        )
+        .bind(ws.to_string())
+        .bind(contact.to_string())
+        .bind(email.as_str())
+        .bind(ms(now))
+        .execute(self.conn())
+        .await?
+        .rows_affected()
+            == 1;
+        if saved && !created {
+            self.record_webhook(ws, WebhookEventType::ContactUpdated, contact, now);
+        }
+        Ok(saved)
     }
 
     /// The visitor's "Delete this conversation": everything they and the business wrote on

@@ -13,6 +13,7 @@ use crate::auth::{ClientInfo, WebUser, WorkspaceAccess, secret_token};
 use crate::channel_access::{self, api_base, credentials_json};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
+use crate::routes::widget::PrechatEmail;
 use crate::routes::workspaces::{EmptyForm, path_id, rfc3339, web_admin};
 use crate::state::AppState;
 use crate::web::{Nav, WebError, render};
@@ -26,7 +27,7 @@ use secrecy::SecretString;
 use switchboard_channels::{HttpRequest, SendTarget, meta, telegram, tiktok};
 use switchboard_core::channel::ChannelKind;
 use switchboard_core::{ConnectionId, Role, ValidationError};
-use switchboard_store::connections::{Connection, NewConnection};
+use switchboard_store::connections::{Connection, ConnectionStatus, NewConnection};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,7 +35,7 @@ use utoipa_axum::routes;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_channel, list_channels))
-        .routes(routes!(get_channel, disconnect_channel))
+        .routes(routes!(get_channel, disconnect_channel, update_channel))
         .routes(routes!(test_channel))
 }
 
@@ -42,6 +43,7 @@ pub fn web_router() -> Router<AppState> {
     Router::new()
         .route("/settings/channels", get(channels_page).post(web_connect))
         .route("/settings/channels/{id}/test", post(web_test))
+        .route("/settings/channels/{id}/widget", post(web_update_widget))
         .route("/settings/channels/{id}/disconnect", post(web_disconnect))
 }
 
@@ -59,7 +61,8 @@ pub struct ChannelView {
     pub status_reason: Option<String>,
     pub has_credentials: bool,
     pub meta_user_id: Option<String>,
-    /// Widget domains, colour and greeting; the WhatsApp business account id.
+    /// Widget domains, colour, greeting and `prechat_email` (`off`, `optional`,
+    /// `required`); the WhatsApp business account id.
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     #[schema(format = DateTime)]
@@ -83,6 +86,19 @@ impl From<&Connection> for ChannelView {
             created_at: rfc3339(c.created_at),
             disconnected_at: c.disconnected_at.map(rfc3339),
         }
+    }
+}
+
+impl ChannelView {
+    /// A widget's `prechat_email` setting (`off` when absent), for the settings page.
+    pub fn prechat_email(&self) -> &'static str {
+        let value = self
+            .settings
+            .get("prechat_email")
+            .and_then(serde_json::Value::as_str);
+        PrechatEmail::parse(value)
+            .unwrap_or(PrechatEmail::Off)
+            .as_str()
     }
 }
 
@@ -137,9 +153,23 @@ pub enum ConnectChannel {
         colour: Option<String>,
         #[serde(default)]
         greeting: Option<String>,
+        /// Ask a new visitor for their email before the chat: `off` (the default),
+        /// `optional`, or `required`. The email is stored on the visitor's contact.
+        #[serde(default)]
+        prechat_email: Option<String>,
         #[serde(default)]
         name: Option<String>,
     },
+}
+
+/// What may change on a connection once made: a widget's pre-chat email setting.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChannel {
+    /// Widgets: ask a new visitor for their email before the chat (`off`, `optional`,
+    /// `required`).
+    #[serde(default)]
+    pub prechat_email: Option<String>,
 }
 
 /// What "test connection" found.
@@ -297,8 +327,11 @@ fn prepare(body: ConnectChannel) -> Result<Prepared, ValidationError> {
             domains,
             colour,
             greeting,
+            prechat_email,
             name,
         } => {
+            let prechat_email =
+                crate::routes::widget::PrechatEmail::parse(prechat_email.as_deref())?;
             let domains = domains
                 .iter()
                 .map(|d| required(d, "domains").map(|d| d.to_lowercase()))
@@ -331,6 +364,7 @@ fn prepare(body: ConnectChannel) -> Result<Prepared, ValidationError> {
                     "domains": domains,
                     "colour": colour,
                     "greeting": optional(greeting.as_deref(), "greeting")?,
+                    "prechat_email": prechat_email.as_str(),
                 }),
             }
         }
@@ -463,6 +497,60 @@ async fn connect(
         serde_json::json!({ "kind": connection.kind.as_str() }),
     );
     tx.record_audit(&event, now).await?;
+    tx.commit().await?;
+    Ok(connection)
+}
+
+/// Changes a widget's settings (admin; audited `channel.updated` with the new values, which
+/// are settings, not personal data). Only widgets have settings an operator changes later.
+async fn update(
+    state: &AppState,
+    access: &WorkspaceAccess,
+    client: &ClientInfo,
+    id: ConnectionId,
+    body: UpdateChannel,
+) -> Result<Connection, ApiError> {
+    access.require(Role::Admin)?;
+    let prechat = body
+        .prechat_email
+        .as_deref()
+        .map(|p| PrechatEmail::parse(Some(p)))
+        .transpose()?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    // Read in the writing transaction, so two changes cannot undo each other's settings.
+    let connection = tx.connection(access.workspace_id, id).await?;
+    if connection.kind != ChannelKind::Widget {
+        return Err(ValidationError::new(
+            "not_a_widget",
+            "Only a website widget has settings to change; connect the channel again instead.",
+        )
+        .into());
+    }
+    if connection.status == ConnectionStatus::Disconnected {
+        return Err(ApiError::Conflict {
+            code: "connection_disconnected",
+            message: "The channel is disconnected; connect it again.".into(),
+        });
+    }
+    let mut settings = connection.settings.clone();
+    let mut changed = serde_json::Map::new();
+    if let (Some(p), Some(object)) = (prechat, settings.as_object_mut()) {
+        object.insert("prechat_email".into(), p.as_str().into());
+        changed.insert("prechat_email".into(), p.as_str().into());
+    }
+    tx.update_connection(access.workspace_id, id, &connection.name, &settings, now)
+        .await?;
+    let event = audit::with_details(
+        audit::by(access, client, "channel.updated").target(
+            "channel_connection",
+            id,
+            Some(&connection.name),
+        ),
+        serde_json::Value::Object(changed),
+    );
+    tx.record_audit(&event, now).await?;
+    let connection = tx.connection(access.workspace_id, id).await?;
     tx.commit().await?;
     Ok(connection)
 }
@@ -635,6 +723,26 @@ async fn get_channel(
     Ok(ApiJson(ChannelView::from(&connection)))
 }
 
+/// Changes a widget's settings (admin): `prechat_email`.
+#[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels",
+    params(("id" = String, Path, description = "The connection's id")),
+    request_body = UpdateChannel,
+    responses((status = 200, body = ChannelView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_channel(
+    State(state): State<AppState>,
+    access: WorkspaceAccess,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateChannel>,
+) -> Result<ApiJson<ChannelView>, ApiError> {
+    let id: ConnectionId = path_id(&id)?;
+    let connection = update(&state, &access, &client, id, body).await?;
+    Ok(ApiJson(ChannelView::from(&connection)))
+}
+
 /// "Test connection": asks the platform who the credentials belong to, and reports what it
 /// said (admin).
 #[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "channels",
@@ -742,6 +850,8 @@ struct ConnectForm {
     colour: String,
     #[serde(default)]
     greeting: String,
+    #[serde(default)]
+    prechat_email: String,
 }
 
 fn from_form(form: ConnectForm) -> Result<ConnectChannel, ApiError> {
@@ -784,6 +894,7 @@ fn from_form(form: ConnectForm) -> Result<ConnectChannel, ApiError> {
                 .collect(),
             colour: Some(form.colour),
             greeting: Some(form.greeting),
+            prechat_email: Some(form.prechat_email),
             name,
         },
         _ => {
@@ -830,6 +941,31 @@ async fn web_test(
             } else {
                 format!("Test failed (HTTP {}): {}", r.status, r.message)
             };
+            render_page(&state, nav, &access, Some(notice), None).await
+        }
+        Err(e) => render_page(&state, nav, &access, None, Some(e)).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct WidgetForm {
+    prechat_email: String,
+}
+
+async fn web_update_widget(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    WebForm { auth, form }: WebForm<WidgetForm>,
+) -> Result<Response, WebError> {
+    let (nav, access) = web_admin(&state, &auth).await?;
+    let id: ConnectionId = path_id(&id)?;
+    let body = UpdateChannel {
+        prechat_email: Some(form.prechat_email),
+    };
+    match update(&state, &access, &client, id, body).await {
+        Ok(c) => {
+            let notice = format!("Saved the settings of {}.", c.name);
             render_page(&state, nav, &access, Some(notice), None).await
         }
         Err(e) => render_page(&state, nav, &access, None, Some(e)).await,

@@ -225,6 +225,9 @@ struct TemplateChoice {
 struct ConversationPane {
     id: String,
     contact_name: String,
+    contact_id: String,
+    /// The contact's email (an agent's, or the one a widget visitor gave before the chat).
+    contact_email: Option<String>,
     channel: &'static str,
     connection_name: String,
     status: &'static str,
@@ -653,9 +656,12 @@ async fn pane(
             ),
         })
         .collect();
+    let contact_email = state.store.contact(ws, c.contact_id).await?.email;
     Ok(ConversationPane {
         id: id.to_string(),
         contact_name: contact,
+        contact_id: c.contact_id.to_string(),
+        contact_email,
         channel: c.kind.as_str(),
         connection_name: connection.name,
         status: c.status.as_str(),

@@ -5,8 +5,9 @@
 //! The API, for one widget connection (its key is the connection's `account_id`):
 //! - `POST session`: start (no token: a new visitor, `201` with a fresh `sbw_` token that the
 //!   browser keeps in the host page's localStorage) or resume (`Authorization: Bearer` token);
-//! - `POST messages` `{"id", "text"}`: the visitor writes; the client-chosen `id` makes a
-//!   retried send store one message;
+//! - `POST messages` `{"id", "text", "email"?}`: the visitor writes; the client-chosen `id`
+//!   makes a retried send store one message. `email` is the widget's pre-chat email (see
+//!   [`PrechatEmail`]);
 //! - `GET messages?after=ID&wait=SECONDS`: the conversation after a cursor; with `wait`, a
 //!   long-poll that answers as soon as a reply is stored. Replies fetched are `delivered`;
 //! - `POST attachments?id=ID&name=FILE` with the file as the body: the visitor sends a file
@@ -28,7 +29,10 @@
 //!   webhooks take, with the external id `{visitor id}:{client id}`, so one visitor's retry is
 //!   one message and no visitor can collide with another's ids;
 //! - sends are rate limited per visitor and per IP address through the login-throttle
-//!   counters (shared by every process), and session starts per IP address.
+//!   counters (shared by every process), and session starts per IP address;
+//! - the pre-chat email is checked with `EmailAddress::parse` before anything is stored, and
+//!   written to the visitor's contact in the transaction that stores their message, only
+//!   when the contact has no email yet (an agent's address is kept, and the answer says so).
 
 use crate::auth::{ClientInfo, secret_token};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
@@ -47,7 +51,7 @@ use axum::{Extension, Json};
 use switchboard_core::channel::{
     AccountRef, ChannelKind, ExternalContact, InboundMessage, MediaRef, MessageContent,
 };
-use switchboard_core::{ContactId, MessageId, ValidationError};
+use switchboard_core::{ContactId, EmailAddress, MessageId, ValidationError};
 use switchboard_store::connections::{Connection, ConnectionStatus};
 use switchboard_store::media::MediaState;
 use switchboard_store::messages::{Direction, Message, MessageStatus};
@@ -323,6 +327,76 @@ async fn cors(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The pre-chat email
+
+/// Whether the widget asks a new visitor for their email before the chat (the widget's
+/// `prechat_email` setting; off when absent, so widgets made before it ask nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrechatEmail {
+    Off,
+    /// Asked; the visitor may leave it empty.
+    Optional,
+    /// A new visitor's first message (or file) is refused without a valid email.
+    Required,
+}
+
+impl PrechatEmail {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrechatEmail::Off => "off",
+            PrechatEmail::Optional => "optional",
+            PrechatEmail::Required => "required",
+        }
+    }
+
+    /// The setting as an operator gives it (absent or empty: off).
+    pub fn parse(value: Option<&str>) -> Result<Self, ValidationError> {
+        match value.map(str::trim).unwrap_or_default() {
+            "" | "off" => Ok(PrechatEmail::Off),
+            "optional" => Ok(PrechatEmail::Optional),
+            "required" => Ok(PrechatEmail::Required),
+            _ => Err(ValidationError::new(
+                "invalid_prechat_email",
+                "Asking for the email before the chat is off, optional or required.",
+            )
+            .on("prechat_email")),
+        }
+    }
+
+    pub fn of(connection: &Connection) -> Self {
+        let value = connection
+            .settings
+            .get("prechat_email")
+            .and_then(serde_json::Value::as_str);
+        // A stored value is one `parse` accepted; anything else asks nothing.
+        PrechatEmail::parse(value).unwrap_or(PrechatEmail::Off)
+    }
+}
+
+/// The email to store with what the visitor sends now: checked when given (and the widget
+/// asks for one), required for a visitor who has not written yet when the widget says so.
+/// When the widget does not ask, an email sent anyway is not kept.
+fn prechat_email(
+    widget: &Widget,
+    v: &WidgetVisitor,
+    given: Option<&str>,
+) -> Result<Option<EmailAddress>, WidgetError> {
+    let mode = PrechatEmail::of(&widget.connection);
+    if mode == PrechatEmail::Off {
+        return Ok(None);
+    }
+    match given.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => Ok(Some(EmailAddress::parse(e).map_err(ApiError::from)?)),
+        None if mode == PrechatEmail::Required && v.contact_id.is_none() => Err(invalid(
+            "email_required",
+            "Enter your email address to start the chat.",
+            "email",
+        )),
+        None => Ok(None),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Visitors
 
 /// The visitor the request's bearer token proves, on this widget only.
@@ -401,6 +475,8 @@ struct WidgetSettings {
     name: String,
     colour: Option<String>,
     greeting: Option<String>,
+    /// `off`, `optional` or `required`: whether to ask for an email before the first message.
+    prechat_email: &'static str,
 }
 
 fn settings_of(connection: &Connection) -> WidgetSettings {
@@ -415,6 +491,7 @@ fn settings_of(connection: &Connection) -> WidgetSettings {
         name: connection.name.clone(),
         colour: text("colour"),
         greeting: text("greeting"),
+        prechat_email: PrechatEmail::of(connection).as_str(),
     }
 }
 
@@ -554,6 +631,9 @@ struct SendBody {
     /// Chosen by the browser (1 to 64 letters, digits, `-` or `_`), the same on every retry.
     id: String,
     text: String,
+    /// The pre-chat email, when the widget asks for one.
+    #[serde(default)]
+    email: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -561,6 +641,10 @@ struct Sent {
     message: WidgetMessage,
     /// The message was stored by an earlier attempt.
     duplicate: bool,
+    /// When an email came with the message: `saved` on the visitor's contact, or `kept` —
+    /// the contact already had an email (one an agent recorded, say), which was not changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'static str>,
 }
 
 fn invalid(code: &'static str, message: &'static str, field: &'static str) -> WidgetError {
@@ -576,6 +660,7 @@ async fn send_message(
 ) -> Result<Response, WidgetError> {
     let v = visitor(&state, &widget, &headers).await?;
     check_client_id(&body.id)?;
+    let email = prechat_email(&widget, &v, body.email.as_deref())?;
     let text = body.text.trim();
     if text.is_empty() {
         return Err(invalid("empty_text", "The message is empty.", "text"));
@@ -587,18 +672,15 @@ async fn send_message(
             "text",
         ));
     }
-    store_visitor_message(
-        &state,
-        &widget,
-        &v,
-        &client,
-        &body.id,
-        MessageContent::Text {
+    let sending = Sending {
+        client_id: &body.id,
+        content: MessageContent::Text {
             body: text.to_owned(),
         },
-        None,
-    )
-    .await
+        file: None,
+        email: email.as_ref(),
+    };
+    store_visitor_message(&state, &widget, &v, &client, sending).await
 }
 
 fn check_client_id(id: &str) -> Result<(), WidgetError> {
@@ -640,6 +722,9 @@ async fn send_attachment(
     let query: AttachmentQuery = parse_query(raw.as_deref())?;
     let id = query.id.unwrap_or_default();
     check_client_id(&id)?;
+    // A file carries no email (it would travel in the URL): a visitor the widget must ask
+    // writes a message with their email first.
+    prechat_email(&widget, &v, None)?;
     let upload = crate::attachments::Upload::parse(
         ChannelKind::Widget,
         headers
@@ -658,7 +743,21 @@ async fn send_attachment(
         filename: upload.filename.clone(),
         sha256: None,
     };
-    store_visitor_message(&state, &widget, &v, &client, &id, content, Some(&upload)).await
+    let sending = Sending {
+        client_id: &id,
+        content,
+        file: Some(&upload),
+        email: None,
+    };
+    store_visitor_message(&state, &widget, &v, &client, sending).await
+}
+
+/// What a visitor sends: the browser's id for it, the text or file, and the pre-chat email.
+struct Sending<'a> {
+    client_id: &'a str,
+    content: MessageContent,
+    file: Option<&'a crate::attachments::Upload>,
+    email: Option<&'a EmailAddress>,
 }
 
 /// Stores what a visitor sent (a text or a file) through the webhook path's ingest, rate
@@ -669,10 +768,14 @@ async fn store_visitor_message(
     widget: &Widget,
     v: &WidgetVisitor,
     client: &ClientInfo,
-    client_id: &str,
-    content: MessageContent,
-    file: Option<&crate::attachments::Upload>,
+    sending: Sending<'_>,
 ) -> Result<Response, WidgetError> {
+    let Sending {
+        client_id,
+        content,
+        file,
+        email,
+    } = sending;
     let ip = client.ip.as_deref().unwrap_or("unknown");
     throttle(
         state,
@@ -714,9 +817,22 @@ async fn store_visitor_message(
         .ingest_message(c.workspace_id, c.id, &inbound, Direction::Inbound, now)
         .await?;
     let mut written = None;
+    let mut email_outcome = None;
     if !ingested.duplicate {
         tx.link_widget_visitor(c.workspace_id, v.id, ingested.contact_id, now)
             .await?;
+        if let Some(email) = email {
+            let saved = tx
+                .give_widget_visitor_email(
+                    c.workspace_id,
+                    ingested.contact_id,
+                    email,
+                    ingested.created_contact,
+                    now,
+                )
+                .await?;
+            email_outcome = Some(if saved { "saved" } else { "kept" });
+        }
         if let (Some(upload), Some(media)) = (file, ingested.media) {
             let w = crate::attachments::write(state, c.workspace_id, media, upload).await?;
             tx.mark_media_stored(c.workspace_id, media, &w.stored(), now)
@@ -748,6 +864,7 @@ async fn store_visitor_message(
                 .pop()
                 .ok_or_else(|| ApiError::internal("no view of the stored message"))?,
             duplicate: ingested.duplicate,
+            email: email_outcome,
         }),
     )
         .into_response())
@@ -931,6 +1048,8 @@ struct TranscriptQuery {
 struct Transcript {
     widget: String,
     visitor_id: String,
+    /// The email on the visitor's contact (the one given before the chat, or an agent's).
+    email: Option<String>,
     exported_at: String,
     messages: Vec<WidgetMessage>,
 }
@@ -956,7 +1075,13 @@ async fn transcript(
     };
     let c = &widget.connection;
     let mut messages = Vec::new();
+    let mut email = None;
     if let Some(contact) = v.contact_id {
+        email = match state.store.contact(c.workspace_id, contact).await {
+            Ok(found) => found.email,
+            Err(switchboard_store::StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
         let mut after = None;
         loop {
             let page = state
@@ -979,14 +1104,19 @@ async fn transcript(
     let transcript = Transcript {
         widget: c.name.clone(),
         visitor_id: v.id.to_string(),
+        email,
         exported_at: rfc3339(now),
         messages: views(&state, c.workspace_id, &messages).await?,
     };
     let (body, content_type, extension) = if text {
         let mut out = format!(
-            "Your conversation with {}\nExported {}\n\n",
+            "Your conversation with {}\nExported {}\n",
             transcript.widget, transcript.exported_at
         );
+        if let Some(email) = &transcript.email {
+            out.push_str(&format!("Your email: {email}\n"));
+        }
+        out.push('\n');
         for m in &transcript.messages {
             let who = if m.from == "visitor" {
                 "You"
@@ -1085,6 +1215,7 @@ async fn script(
         "name": settings.name,
         "colour": settings.colour,
         "greeting": settings.greeting,
+        "prechat_email": settings.prechat_email,
     });
     let body = format!("(function () {{\n{WIDGET_JS}\nswitchboardWidget({config});\n}})();\n");
     let etag = format!(

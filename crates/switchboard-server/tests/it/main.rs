@@ -46,5 +46,6 @@ mod webhooks_inbound;
 mod webhooks_outbound;
 mod webhooks_signatures;
 mod widget;
+mod widget_prechat;
 
 pub use harness::TestApp;

@@ -32,17 +32,17 @@ app_tests!(
     a_visitor_file_is_checked_before_anything_is_stored,
 );
 
-const ORIGIN: &str = "https://shop.example";
+pub(crate) const ORIGIN: &str = "https://shop.example";
 
-struct W {
-    app: TestApp,
-    ws: Seeded,
-    key: String,
-    connection: ConnectionId,
+pub(crate) struct W {
+    pub(crate) app: TestApp,
+    pub(crate) ws: Seeded,
+    pub(crate) key: String,
+    pub(crate) connection: ConnectionId,
 }
 
 /// A workspace with a widget allowed on shop.example and localhost:3000.
-async fn widget(app: TestApp) -> W {
+pub(crate) async fn widget(app: TestApp) -> W {
     let ws = seed::seed_workspace(&app, "acme").await;
     let (key, connection) = connect_widget(&app, &ws, &["shop.example", "localhost:3000"]).await;
     W {
@@ -53,7 +53,11 @@ async fn widget(app: TestApp) -> W {
     }
 }
 
-async fn connect_widget(app: &TestApp, ws: &Seeded, domains: &[&str]) -> (String, ConnectionId) {
+pub(crate) async fn connect_widget(
+    app: &TestApp,
+    ws: &Seeded,
+    domains: &[&str],
+) -> (String, ConnectionId) {
     let r = seed::bearer(app, Method::POST, "/api/v1/channels", &ws.token)
         .json(
             &json!({"kind": "widget", "domains": domains, "colour": "#112233",
@@ -71,11 +75,11 @@ async fn connect_widget(app: &TestApp, ws: &Seeded, domains: &[&str]) -> (String
 }
 
 impl W {
-    fn call(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn call(&self, method: Method, path: &str) -> RequestBuilder {
         self.call_on(&self.key, method, path)
     }
 
-    fn call_on(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn call_on(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
         self.app
             .api()
             .request(method, self.app.at(&format!("/widget/v1/{key}{path}")))
@@ -83,7 +87,7 @@ impl W {
     }
 
     /// A new visitor: (token, visitor id).
-    async fn visitor(&self) -> (String, String) {
+    pub(crate) async fn visitor(&self) -> (String, String) {
         let r = self.call(Method::POST, "/session").send().await.unwrap();
         assert_eq!(r.status(), 201);
         let v: Value = r.json().await.unwrap();
@@ -93,7 +97,7 @@ impl W {
         )
     }
 
-    async fn send(&self, token: &str, id: &str, text: &str) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, token: &str, id: &str, text: &str) -> (StatusCode, Value) {
         let r = self
             .call(Method::POST, "/messages")
             .bearer_auth(token)
@@ -104,7 +108,7 @@ impl W {
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn list(&self, token: &str, query: &str) -> (StatusCode, Value) {
+    pub(crate) async fn list(&self, token: &str, query: &str) -> (StatusCode, Value) {
         let r = self
             .call(Method::GET, &format!("/messages{query}"))
             .bearer_auth(token)
@@ -115,7 +119,7 @@ impl W {
     }
 
     /// The conversation of the visitor's contact, through the agents' API.
-    async fn conversation_of(&self, visitor_id: &str) -> String {
+    pub(crate) async fn conversation_of(&self, visitor_id: &str) -> String {
         let contact = self.contact(visitor_id).await.unwrap();
         let r = seed::bearer(
             &self.app,
@@ -141,7 +145,7 @@ impl W {
             .to_owned()
     }
 
-    async fn contact(&self, visitor_id: &str) -> Option<ContactId> {
+    pub(crate) async fn contact(&self, visitor_id: &str) -> Option<ContactId> {
         self.app
             .store
             .contact_by_identity(self.ws.ws, self.connection, visitor_id)
@@ -150,7 +154,7 @@ impl W {
     }
 
     /// An agent's reply through the API; its message id.
-    async fn reply(&self, conversation: &str, text: &str) -> String {
+    pub(crate) async fn reply(&self, conversation: &str, text: &str) -> String {
         let r = seed::bearer(
             &self.app,
             Method::POST,
@@ -166,7 +170,7 @@ impl W {
         v["id"].as_str().unwrap().to_owned()
     }
 
-    async fn message_count(&self) -> i64 {
+    pub(crate) async fn message_count(&self) -> i64 {
         self.app
             .store
             .message_count(self.ws.ws, self.connection)
@@ -175,7 +179,7 @@ impl W {
     }
 }
 
-fn code(v: &Value) -> &str {
+pub(crate) fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("<none>")
 }
 

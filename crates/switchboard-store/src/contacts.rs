@@ -503,6 +503,7 @@ impl Tx {
             "idempotency_key_reused",
             "This Idempotency-Key was used for another contact.",
         )?;
+        self.record_webhook(ws, WebhookEventType::ContactCreated, id, now);
         Ok((id, true))
     }
 
@@ -542,7 +543,9 @@ impl Tx {
         for a in args {
             query = query.bind(a);
         }
-        crate::row::found(query.execute(self.conn()).await?)
+        crate::row::found(query.execute(self.conn()).await?)?;
+        self.record_webhook(ws, WebhookEventType::ContactUpdated, id, now);
+        Ok(())
     }
 
     /// Puts the label on the contact (`on`) or takes it off; whether anything changed. Both
@@ -739,6 +742,9 @@ impl Tx {
                 .execute(self.conn())
                 .await?,
         )?;
+        // To an operator's system the merged contact is gone and the kept one changed.
+        self.record_webhook(ws, WebhookEventType::ContactDeleted, other, now);
+        self.record_webhook(ws, WebhookEventType::ContactUpdated, kept, now);
         for id in conversations {
             let id: ConversationId = id
                 .parse()

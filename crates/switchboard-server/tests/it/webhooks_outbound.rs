@@ -58,6 +58,7 @@ hook_tests!(
     retries_stop_after_about_three_days,
     gone_disables_the_webhook_and_is_audited,
     contact_and_privacy_events_are_delivered,
+    contacts_made_edited_and_merged_by_agents_are_delivered,
     every_id_of_another_workspace_is_not_found,
     bad_input_is_refused_with_a_4xx,
     the_settings_page_creates_shows_the_secret_once_and_lists_deliveries,
@@ -838,6 +839,53 @@ async fn contact_and_privacy_events_are_delivered(h: Hooks) {
             !text.contains("forget me") && !text.contains("Ada"),
             "{text}"
         );
+    }
+}
+
+async fn contacts_made_edited_and_merged_by_agents_are_delivered(h: Hooks) {
+    let (_, secret) = h
+        .subscribe(&["contact.created", "contact.updated", "contact.deleted"])
+        .await;
+    let mut ids = Vec::new();
+    for name in ["Ada Kept", "Ada Duplicate"] {
+        let (s, v) = h
+            .call(
+                Method::POST,
+                "/api/v1/contacts",
+                Some(json!({"display_name": name})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    h.app.drain_jobs().await;
+    assert_eq!(h.receiver.of_type("contact.created").len(), 2);
+    let (s, v) = h
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/contacts/{}", ids[0]),
+            Some(json!({"lifecycle_stage": "customer"})),
+        )
+        .await;
+    assert!(s < 300, "{s} {v}");
+    h.app.drain_jobs().await;
+    assert_eq!(h.receiver.of_type("contact.updated").len(), 1);
+    let (s, v) = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/contacts/{}/merge", ids[0]),
+            Some(json!({"other_id": ids[1]})),
+        )
+        .await;
+    assert!(s < 300, "{s} {v}");
+    h.app.drain_jobs().await;
+    let deleted = h.receiver.of_type("contact.deleted");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].json()["data"]["id"], ids[1]);
+    assert_eq!(h.receiver.of_type("contact.updated").len(), 2);
+    for r in h.receiver.requests() {
+        verify(&secret, &r.headers, &r.body, h.now()).unwrap();
+        assert!(!String::from_utf8(r.body).unwrap().contains("Ada"));
     }
 }
 

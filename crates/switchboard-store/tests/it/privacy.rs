@@ -29,6 +29,7 @@ backend_tests!(
     request_moves_only_by_the_state_machine,
     platform_user_loses_access_at_once_and_is_erased,
     erasing_the_operator_who_recorded_a_request_keeps_what_the_request_needs,
+    whole_workspace_erasure_leaves_no_terms_in_the_search_index,
 );
 
 /// What the canary contact holds: each value unique in the database.
@@ -718,4 +719,133 @@ async fn erasing_the_operator_who_recorded_a_request_keeps_what_the_request_need
     let (email, details) = store.request_intake(f.ws, customers.id).await.unwrap();
     assert_eq!(email.as_deref(), Some("customer.asking@example.net"));
     assert_eq!(details.unwrap()["phone"], "+15550001234");
+}
+
+/// The raw pages of SQLite's message search index hold `needle` (the terms of a deleted row
+/// stay there as long as only a delete marker hides them). Always false on PostgreSQL, whose
+/// GIN index is no table of its own.
+async fn search_pages_hold(store: &Store, needle: &str) -> bool {
+    if store.backend() != switchboard_store::Backend::Sqlite {
+        return false;
+    }
+    let pool = store_read(store).await;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .ok();
+    let blocks: Vec<Vec<u8>> = sqlx::query_scalar("SELECT block FROM message_search_data")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    blocks
+        .iter()
+        .any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+}
+
+/// A whole workspace goes through the bulk search-index path on SQLite (delete markers,
+/// then a merge): stopped mid-way and resumed, it completes, no term of its messages is left
+/// in the index's pages, and another workspace's messages are still found.
+async fn whole_workspace_erasure_leaves_no_terms_in_the_search_index(store: Store) {
+    use switchboard_store::erasure::{Part, Plan};
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture(&store, "acme").await;
+    let other = {
+        let master = switchboard_keys::MasterKey::generate();
+        let ws = crate::channels_fixtures::workspace(&store, "other").await;
+        let conn = crate::channels_fixtures::connect(
+            &store,
+            ws,
+            &master,
+            switchboard_core::channel::ChannelKind::WhatsApp,
+            "other-phone-number-id",
+            "other-token",
+        )
+        .await;
+        Fixture { ws, conn, master }
+    };
+    let canary = seed_contact(&store, &f, "victim", dir.path()).await;
+    // A random term of its own per message: the index stores a term after the prefix it
+    // shares with the term before it, so the last 24 characters are there verbatim.
+    let terms: Vec<String> = (0..12)
+        .map(|_| format!("zz{}", uuid::Uuid::new_v4().simple()))
+        .collect();
+    let tails: Vec<&str> = terms.iter().map(|t| &t[t.len() - 24..]).collect();
+    for (i, term) in terms.iter().enumerate() {
+        let msg = text_from(
+            &canary.values[1],
+            &format!("wamid.bulk.{i}"),
+            &format!("order {term} please"),
+            t0(),
+        );
+        f.ingest(&store, &msg, Direction::Inbound).await;
+    }
+    let kept = text_from("34600999888", "wamid.kept", "order keepword please", t0());
+    other.ingest(&store, &kept, Direction::Inbound).await;
+    if store.backend() == switchboard_store::Backend::Sqlite {
+        for tail in &tails {
+            assert!(search_pages_hold(&store, tail).await, "{tail} indexed");
+        }
+    }
+
+    let plan = Plan {
+        parts: vec![Part::new(SubjectKind::Workspace, f.ws, Some(f.ws))],
+        not_before: None,
+    };
+    let mut tx = store.begin().await.unwrap();
+    let r = tx
+        .insert_privacy_request(
+            &NewPrivacyRequest {
+                workspace_id: None,
+                kind: RequestKind::Erase,
+                source: RequestSource::WorkspaceDeactivation,
+                regime: Regime::Gdpr,
+                subject_kind: SubjectKind::Workspace,
+                subject_id: Some(f.ws.to_string()),
+                subject_key_hash: None,
+                source_ref: None,
+                confirmation_code: None,
+                needs_review: false,
+                plan: plan.to_json(),
+                created_by: None,
+            },
+            NewAuditEvent::new("x"),
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let clock = clock();
+    let mut e = env(&f, dir.path(), &clock);
+    e.batch = 4;
+    e.max_batches = Some(40);
+    // Stopped mid-way (some messages gone, maybe only as delete markers), then resumed.
+    assert!(store.run_erasure(r.id, &e).await.is_err());
+    e.max_batches = None;
+    let outcome = store.run_erasure(r.id, &e).await.unwrap();
+    let Outcome::Completed(receipt) = outcome else {
+        panic!("not completed: {outcome:?}");
+    };
+    assert_eq!(receipt.tables["messages"].deleted, 14);
+    let request = store.privacy_request_any(r.id).await.unwrap();
+    let done: Vec<String> =
+        serde_json::from_value(request.progress["done"].clone()).unwrap_or_default();
+    assert_eq!(
+        done.iter().any(|d| d == "0:message_search.merge"),
+        store.backend() == switchboard_store::Backend::Sqlite,
+        "{done:?}"
+    );
+    for tail in &tails {
+        assert!(
+            !search_pages_hold(&store, tail).await,
+            "{tail} left in the index"
+        );
+    }
+    for v in &canary.values {
+        assert!(columns_containing(&store, v).await.is_empty(), "{v}");
+    }
+    let hits = store
+        .search_messages(other.ws, "keepword", 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
 }

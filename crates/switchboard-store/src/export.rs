@@ -21,6 +21,34 @@ text_enum! {
     }
 }
 
+/// The two kinds of export — one contact's (`contact_exports`) and a whole workspace's
+/// (`workspace_exports`) — keep their file's lifecycle in the same columns of their own
+/// tables, so one set of statements serves both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportTable {
+    Contact,
+    Workspace,
+}
+
+impl ExportTable {
+    fn name(self) -> &'static str {
+        match self {
+            ExportTable::Contact => "contact_exports",
+            ExportTable::Workspace => "workspace_exports",
+        }
+    }
+}
+
+/// A built export file, as its row records it.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportFile<'a> {
+    /// Its name in the export directory.
+    pub name: &'a str,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the file.
+    pub sha256: &'a str,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ContactExport {
     pub id: ContactExportId,
@@ -146,22 +174,22 @@ impl Store {
     /// The file is built.
     pub async fn mark_export_ready(
         &self,
+        table: ExportTable,
         ws: WorkspaceId,
-        id: ContactExportId,
-        file_name: &str,
-        size_bytes: i64,
-        sha256: &str,
+        id: impl ToString,
+        file: &ExportFile<'_>,
         now: Timestamp,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE contact_exports SET state = 'ready', file_name = $3, size_bytes = $4, \
-             sha256 = $5, ready_at = $6, error = NULL WHERE workspace_id = $1 AND id = $2",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET state = 'ready', file_name = $3, size_bytes = $4, sha256 = $5, \
+             ready_at = $6, error = NULL WHERE workspace_id = $1 AND id = $2",
+            table.name()
+        ))
         .bind(ws.to_string())
         .bind(id.to_string())
-        .bind(file_name)
-        .bind(size_bytes)
-        .bind(sha256)
+        .bind(file.name)
+        .bind(file.size_bytes)
+        .bind(file.sha256)
         .bind(ms(now))
         .execute(&self.write)
         .await?;
@@ -170,13 +198,15 @@ impl Store {
 
     pub async fn mark_export_failed(
         &self,
+        table: ExportTable,
         ws: WorkspaceId,
-        id: ContactExportId,
+        id: impl ToString,
         error: &str,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE contact_exports SET state = 'failed', error = $3 WHERE workspace_id = $1 AND id = $2",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET state = 'failed', error = $3 WHERE workspace_id = $1 AND id = $2",
+            table.name()
+        ))
         .bind(ws.to_string())
         .bind(id.to_string())
         .bind(error)
@@ -187,13 +217,15 @@ impl Store {
 
     pub async fn mark_export_downloaded(
         &self,
+        table: ExportTable,
         ws: WorkspaceId,
-        id: ContactExportId,
+        id: impl ToString,
         now: Timestamp,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE contact_exports SET downloaded_at = $3 WHERE workspace_id = $1 AND id = $2",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET downloaded_at = $3 WHERE workspace_id = $1 AND id = $2",
+            table.name()
+        ))
         .bind(ws.to_string())
         .bind(id.to_string())
         .bind(ms(now))
@@ -214,12 +246,20 @@ impl Store {
         rows.iter().map(export_from).collect()
     }
 
-    pub async fn delete_export(&self, ws: WorkspaceId, id: ContactExportId) -> Result<()> {
-        sqlx::query("DELETE FROM contact_exports WHERE workspace_id = $1 AND id = $2")
-            .bind(ws.to_string())
-            .bind(id.to_string())
-            .execute(&self.write)
-            .await?;
+    pub async fn delete_export(
+        &self,
+        table: ExportTable,
+        ws: WorkspaceId,
+        id: impl ToString,
+    ) -> Result<()> {
+        sqlx::query(&format!(
+            "DELETE FROM {} WHERE workspace_id = $1 AND id = $2",
+            table.name()
+        ))
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 //! the workspace; the sweep deletes expired rows and their files, and files no row names.
 
 use crate::export::ExportState;
-use crate::row::{RowExt, found, known, ms};
+use crate::row::{RowExt, known, ms};
 use crate::{Result, Store, StoreError, Tx};
 use sqlx::any::AnyRow;
 use switchboard_core::{Timestamp, UserId, WorkspaceExportId, WorkspaceId};
@@ -106,64 +106,6 @@ impl Store {
         rows.iter().map(export_from).collect()
     }
 
-    pub async fn mark_workspace_export_ready(
-        &self,
-        ws: WorkspaceId,
-        id: WorkspaceExportId,
-        file_name: &str,
-        size_bytes: i64,
-        sha256: &str,
-        now: Timestamp,
-    ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE workspace_exports SET state = 'ready', file_name = $3, size_bytes = $4, \
-             sha256 = $5, ready_at = $6, error = NULL WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws.to_string())
-        .bind(id.to_string())
-        .bind(file_name)
-        .bind(size_bytes)
-        .bind(sha256)
-        .bind(ms(now))
-        .execute(&self.write)
-        .await?;
-        found(done)
-    }
-
-    pub async fn mark_workspace_export_failed(
-        &self,
-        ws: WorkspaceId,
-        id: WorkspaceExportId,
-        error: &str,
-    ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE workspace_exports SET state = 'failed', error = $3 WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws.to_string())
-        .bind(id.to_string())
-        .bind(error)
-        .execute(&self.write)
-        .await?;
-        found(done)
-    }
-
-    pub async fn mark_workspace_export_downloaded(
-        &self,
-        ws: WorkspaceId,
-        id: WorkspaceExportId,
-        now: Timestamp,
-    ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE workspace_exports SET downloaded_at = $3 WHERE workspace_id = $1 AND id = $2",
-        )
-        .bind(ws.to_string())
-        .bind(id.to_string())
-        .bind(ms(now))
-        .execute(&self.write)
-        .await?;
-        found(done)
-    }
-
     /// Exports whose download time ended (any workspace: the sweep's read).
     pub async fn expired_workspace_exports(
         &self,
@@ -178,18 +120,5 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(export_from).collect()
-    }
-
-    pub async fn delete_workspace_export(
-        &self,
-        ws: WorkspaceId,
-        id: WorkspaceExportId,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM workspace_exports WHERE workspace_id = $1 AND id = $2")
-            .bind(ws.to_string())
-            .bind(id.to_string())
-            .execute(&self.write)
-            .await?;
-        Ok(())
     }
 }

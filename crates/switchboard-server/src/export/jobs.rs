@@ -6,7 +6,7 @@ use crate::jobs::{JobError, JobHandler};
 use crate::state::AppState;
 use switchboard_core::{ContactExportId, Timestamp, WorkspaceExportId, WorkspaceId};
 use switchboard_store::StoreError;
-use switchboard_store::export::ExportState;
+use switchboard_store::export::{ExportFile, ExportState, ExportTable};
 use switchboard_store::jobs::{Job, NewJob};
 
 pub const KIND: &str = "contact_export";
@@ -71,11 +71,14 @@ impl JobHandler for ContactExportJob {
             Ok(written) => state
                 .store
                 .mark_export_ready(
+                    ExportTable::Contact,
                     ws,
                     export.id,
-                    &name,
-                    written.size_bytes,
-                    &written.sha256,
+                    &ExportFile {
+                        name: &name,
+                        size_bytes: written.size_bytes,
+                        sha256: &written.sha256,
+                    },
                     now,
                 )
                 .await
@@ -84,7 +87,12 @@ impl JobHandler for ContactExportJob {
                 // The contact was erased: there is nothing to export.
                 state
                     .store
-                    .mark_export_failed(ws, export.id, "the contact no longer exists")
+                    .mark_export_failed(
+                        ExportTable::Contact,
+                        ws,
+                        export.id,
+                        "the contact no longer exists",
+                    )
                     .await
                     .map_err(JobError::retry)
             }
@@ -92,7 +100,12 @@ impl JobHandler for ContactExportJob {
                 tracing::error!(export = %export.id, error = %e, "export failed for good");
                 state
                     .store
-                    .mark_export_failed(ws, export.id, "the export could not be built")
+                    .mark_export_failed(
+                        ExportTable::Contact,
+                        ws,
+                        export.id,
+                        "the export could not be built",
+                    )
                     .await
                     .map_err(JobError::retry)?;
                 Err(JobError::Permanent(e.to_string()))
@@ -162,12 +175,15 @@ impl JobHandler for WorkspaceExportJob {
         {
             Ok(written) => state
                 .store
-                .mark_workspace_export_ready(
+                .mark_export_ready(
+                    ExportTable::Workspace,
                     ws,
                     export.id,
-                    &name,
-                    written.size_bytes,
-                    &written.sha256,
+                    &ExportFile {
+                        name: &name,
+                        size_bytes: written.size_bytes,
+                        sha256: &written.sha256,
+                    },
                     now,
                 )
                 .await
@@ -176,7 +192,12 @@ impl JobHandler for WorkspaceExportJob {
                 tracing::error!(export = %export.id, error = %e, "workspace export failed for good");
                 state
                     .store
-                    .mark_workspace_export_failed(ws, export.id, "the export could not be built")
+                    .mark_export_failed(
+                        ExportTable::Workspace,
+                        ws,
+                        export.id,
+                        "the export could not be built",
+                    )
                     .await
                     .map_err(JobError::retry)?;
                 Err(JobError::Permanent(e.to_string()))

@@ -272,3 +272,33 @@ fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
     }
     options.open(path)
 }
+
+/// The bytes of an export that is built and still within its download time, or the refusal a
+/// person can act on: the same for a contact's export and a whole workspace's.
+pub(crate) async fn ready_file(
+    state: &crate::state::AppState,
+    export_state: switchboard_store::export::ExportState,
+    file_name: Option<&str>,
+    expires_at: Timestamp,
+) -> Result<Vec<u8>, crate::error::ApiError> {
+    use crate::error::ApiError;
+    use switchboard_store::export::ExportState;
+    if expires_at <= state.clock.now() {
+        return Err(ApiError::Conflict {
+            code: "export_expired",
+            message: "This export has expired and is being deleted; request a new one.".into(),
+        });
+    }
+    let (ExportState::Ready, Some(name)) = (export_state, file_name) else {
+        return Err(ApiError::Conflict {
+            code: "export_not_ready",
+            message: match export_state {
+                ExportState::Failed => "This export failed; request a new one.".to_owned(),
+                _ => "This export is still being built; try again shortly.".to_owned(),
+            },
+        });
+    };
+    tokio::fs::read(state.config.export_dir.join(name))
+        .await
+        .map_err(|e| ApiError::internal(format!("reading export file {name}: {e}")))
+}

@@ -18,6 +18,7 @@ use std::path::Path;
 use switchboard_core::inventory;
 use switchboard_core::retention::{RetentionClass, RetentionExclusions, RetentionRules};
 use switchboard_core::{ConnectionId, MediaObjectId, Timestamp, WorkspaceId};
+use switchboard_store::export::ExportTable;
 use switchboard_store::retention::{Expiring, SweepScope};
 use switchboard_store::{Result, Store};
 
@@ -357,7 +358,9 @@ pub async fn expire_exports(store: &Store, export_dir: &Path, now: Timestamp) ->
             if let Some(name) = &export.file_name {
                 remove_if_present(&export_dir.join(name)).await?;
             }
-            store.delete_export(export.workspace_id, export.id).await?;
+            store
+                .delete_export(ExportTable::Contact, export.workspace_id, export.id)
+                .await?;
             removed += 1;
         }
     }
@@ -371,7 +374,7 @@ pub async fn expire_exports(store: &Store, export_dir: &Path, now: Timestamp) ->
                 remove_if_present(&export_dir.join(name)).await?;
             }
             store
-                .delete_workspace_export(export.workspace_id, export.id)
+                .delete_export(ExportTable::Workspace, export.workspace_id, export.id)
                 .await?;
             removed += 1;
         }

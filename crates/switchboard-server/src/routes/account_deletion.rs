@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use switchboard_core::retention::EXPORT_LIFETIME_DAYS;
 use switchboard_core::{Role, ValidationError, WorkspaceExportId, WorkspaceId};
-use switchboard_store::export::ExportState;
+use switchboard_store::export::ExportTable;
 use switchboard_store::workspace_deletion::{MAX_GRACE_DAYS, parse_grace_days};
 use switchboard_store::workspace_exports::WorkspaceExport;
 use utoipa::ToSchema;
@@ -383,24 +383,13 @@ async fn download(
     let ws = access.workspace_id;
     let export = state.store.workspace_export(ws, id).await?;
     let now = state.clock.now();
-    if export.expires_at <= now {
-        return Err(ApiError::Conflict {
-            code: "export_expired",
-            message: "This export has expired and is being deleted; request a new one.".into(),
-        });
-    }
-    let (ExportState::Ready, Some(name)) = (export.state, export.file_name.as_deref()) else {
-        return Err(ApiError::Conflict {
-            code: "export_not_ready",
-            message: match export.state {
-                ExportState::Failed => "This export failed; request a new one.".to_owned(),
-                _ => "This export is still being built; try again shortly.".to_owned(),
-            },
-        });
-    };
-    let bytes = tokio::fs::read(state.config.export_dir.join(name))
-        .await
-        .map_err(|e| ApiError::internal(format!("reading workspace export {id}: {e}")))?;
+    let bytes = crate::export::ready_file(
+        state,
+        export.state,
+        export.file_name.as_deref(),
+        export.expires_at,
+    )
+    .await?;
     let mut tx = state.store.begin().await?;
     tx.record_audit(
         &audit::with_details(
@@ -417,7 +406,7 @@ async fn download(
     tx.commit().await?;
     state
         .store
-        .mark_workspace_export_downloaded(ws, id, now)
+        .mark_export_downloaded(ExportTable::Workspace, ws, id, now)
         .await?;
     Ok((
         StatusCode::OK,

@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use switchboard_core::retention::EXPORT_LIFETIME_DAYS;
 use switchboard_core::{ContactExportId, ContactId, Role, ValidationError};
-use switchboard_store::export::{ContactExport, ExportState};
+use switchboard_store::export::{ContactExport, ExportTable};
 use switchboard_store::restriction::ContactPrivacy;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -150,24 +150,13 @@ async fn download_export(
     let id: ContactExportId = path_id(&id)?;
     let export = state.store.contact_export(ws, id).await?;
     let now = state.clock.now();
-    if export.expires_at <= now {
-        return Err(ApiError::Conflict {
-            code: "export_expired",
-            message: "This export has expired and is being deleted; request a new one.".into(),
-        });
-    }
-    let (ExportState::Ready, Some(name)) = (export.state, export.file_name.as_deref()) else {
-        return Err(ApiError::Conflict {
-            code: "export_not_ready",
-            message: match export.state {
-                ExportState::Failed => "This export failed; request a new one.".to_owned(),
-                _ => "This export is still being built; try again shortly.".to_owned(),
-            },
-        });
-    };
-    let bytes = tokio::fs::read(state.config.export_dir.join(name))
-        .await
-        .map_err(|e| ApiError::internal(format!("reading export {id}: {e}")))?;
+    let bytes = crate::export::ready_file(
+        &state,
+        export.state,
+        export.file_name.as_deref(),
+        export.expires_at,
+    )
+    .await?;
     let mut tx = state.store.begin().await?;
     tx.record_audit(
         &audit::with_details(
@@ -182,7 +171,10 @@ async fn download_export(
     )
     .await?;
     tx.commit().await?;
-    state.store.mark_export_downloaded(ws, id, now).await?;
+    state
+        .store
+        .mark_export_downloaded(ExportTable::Contact, ws, id, now)
+        .await?;
     Ok((
         StatusCode::OK,
         [

@@ -212,6 +212,28 @@ pub async fn write(
     })
 }
 
+/// Gives a written file the media object id its row has (a rename within the workspace's
+/// folder: no bytes are copied).
+pub async fn move_to(
+    state: &AppState,
+    ws: WorkspaceId,
+    written: Written,
+    id: MediaObjectId,
+) -> Result<Written, ApiError> {
+    let storage_key = format!("{ws}/{id}");
+    let dir = &state.config.media_dir;
+    if let Err(e) = tokio::fs::rename(dir.join(&written.storage_key), dir.join(&storage_key)).await
+    {
+        discard(state, &written).await;
+        return Err(ApiError::internal(format!("placing an attachment: {e}")));
+    }
+    Ok(Written {
+        id,
+        storage_key,
+        ..written
+    })
+}
+
 /// Removes a written file whose row did not commit.
 pub async fn discard(state: &AppState, written: &Written) {
     let _ = tokio::fs::remove_file(state.config.media_dir.join(&written.storage_key)).await;

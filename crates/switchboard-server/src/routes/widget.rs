@@ -812,6 +812,22 @@ async fn store_visitor_message(
         reply_to: None,
         referral: None,
     };
+    // The file is written before the transaction, under an id of its own, and only renamed
+    // inside it: on SQLite the transaction holds the one writer, and writing up to 10 MB there
+    // would stall every webhook meanwhile. A file a failure below leaves behind has no row,
+    // and the retention sweep's orphan pass removes it.
+    let mut staged = match file {
+        Some(upload) => Some(
+            crate::attachments::write(
+                state,
+                c.workspace_id,
+                switchboard_core::MediaObjectId::new(),
+                upload,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut tx = state.store.begin().await?;
     let ingested = tx
         .ingest_message(c.workspace_id, c.id, &inbound, Direction::Inbound, now)
@@ -833,19 +849,22 @@ async fn store_visitor_message(
                 .await?;
             email_outcome = Some(if saved { "saved" } else { "kept" });
         }
-        if let (Some(upload), Some(media)) = (file, ingested.media) {
-            let w = crate::attachments::write(state, c.workspace_id, media, upload).await?;
+        if let (Some(file), Some(media)) = (staged.take(), ingested.media) {
+            let w = crate::attachments::move_to(state, c.workspace_id, file, media).await?;
             tx.mark_media_stored(c.workspace_id, media, &w.stored(), now)
                 .await?;
             written = Some(w);
         }
     }
-    if let Err(e) = tx.commit().await {
-        if let Some(w) = &written {
-            crate::attachments::discard(state, w).await;
-        }
-        return Err(e.into());
+    let committed = tx.commit().await;
+    // A retried send stored nothing new: its copy of the file goes.
+    for w in staged
+        .iter()
+        .chain(written.iter().filter(|_| committed.is_err()))
+    {
+        crate::attachments::discard(state, w).await;
     }
+    committed?;
     state.widget_hub.notify(ingested.contact_id);
     let message = state
         .store

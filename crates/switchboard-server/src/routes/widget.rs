@@ -576,24 +576,32 @@ async fn views(
     messages: &[Message],
 ) -> Result<Vec<WidgetMessage>, WidgetError> {
     let expires = state.clock.now() + crate::attachments::VISITOR_LINK_LIFETIME;
+    // One read per conversation the files are in (a visitor has one or a few), not per file.
+    let mut conversations: Vec<switchboard_core::ConversationId> = messages
+        .iter()
+        .filter(|m| m.content.has_media())
+        .map(|m| m.conversation_id)
+        .collect();
+    conversations.sort();
+    conversations.dedup();
+    let mut stored = std::collections::HashMap::new();
+    for conversation in conversations {
+        for o in state.store.media_of_conversation(ws, conversation).await? {
+            if o.state == MediaState::Stored {
+                stored.entry(o.message_id).or_insert(o);
+            }
+        }
+    }
     let mut out = Vec::with_capacity(messages.len());
     for m in messages {
         let mut view = WidgetMessage::from(m);
-        if m.content.has_media() {
-            let stored = state
-                .store
-                .media_of_message(ws, m.id)
-                .await?
-                .into_iter()
-                .find(|o| o.state == MediaState::Stored);
-            view.attachment = stored.map(|o| WidgetAttachment {
-                url: crate::attachments::shared_link(state, ws, o.id, expires),
-                content_type: o
-                    .content_type
-                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
-                name: m.content.filename(),
-            });
-        }
+        view.attachment = stored.remove(&m.id).map(|o| WidgetAttachment {
+            url: crate::attachments::shared_link(state, ws, o.id, expires),
+            content_type: o
+                .content_type
+                .unwrap_or_else(|| "application/octet-stream".to_owned()),
+            name: m.content.filename(),
+        });
         out.push(view);
     }
     Ok(out)
